@@ -1,0 +1,100 @@
+"""Embedding cache on disk: a second run on the same picture skips the encoder (the slow part).
+
+Key: hash of the decoded pixels + the model's sha256 + PREPROCESS_VERSION. Entries are .npz files written
+atomically; the cache is bounded (least recently used entries go first) and never breaks a run: an unreadable
+entry is ignored, and a cache that cannot be written is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+PREPROCESS_VERSION = 1  # bump when the model-frame resize or normalisation changes
+DEFAULT_LIMIT_MB = 512
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("DTMASK_HOME")
+    if env:
+        return Path(env).expanduser() / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("dtmask", appauthor=False))
+
+
+def pixels_key(pixels: np.ndarray, model_sha256: str) -> str:
+    """The cache key of an image for a model."""
+    h = hashlib.sha1(usedforsecurity=False)
+    h.update(f"{pixels.shape}|{pixels.dtype.str}|{model_sha256}|{PREPROCESS_VERSION}".encode())
+    h.update(np.ascontiguousarray(pixels).data)
+    return h.hexdigest()
+
+
+class EmbeddingCache:
+    """A folder of ``<key>.npz`` files bounded to ``limit_mb`` megabytes."""
+
+    def __init__(self, folder: Path | None = None, limit_mb: float | None = None):
+        self.folder = Path(folder) if folder else cache_dir()
+        if limit_mb is None:
+            limit_mb = float(os.environ.get("DTMASK_CACHE_MB", DEFAULT_LIMIT_MB))
+        self.limit = int(limit_mb * 1e6)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.npz"
+
+    def get(self, key: str) -> dict[str, np.ndarray] | None:
+        path = self._path(key)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+            os.utime(path)  # mark as recently used
+            return arrays or None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError):
+            return None  # missing or corrupt: the caller re-encodes and put() rewrites it
+
+    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.savez(f, **arrays)
+                os.replace(tmp, self._path(key))
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            self.evict()
+        except OSError:
+            pass  # a read-only or full cache only costs speed
+
+    def evict(self) -> None:
+        """Drop least recently used entries until the folder is within its limit."""
+        entries = []
+        for p in self.folder.glob("*.npz"):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            entries.append((st.st_mtime_ns, st.st_size, p))
+        total = sum(size for _, size, _ in entries)
+        for _, size, p in sorted(entries):
+            if total <= self.limit:
+                break
+            try:
+                p.unlink()
+            except OSError:
+                continue
+            total -= size
+
+    def clear(self) -> int:
+        removed = 0
+        for p in self.folder.glob("*.npz"):
+            p.unlink(missing_ok=True)
+            removed += 1
+        return removed

@@ -1,0 +1,344 @@
+"""Images in, masks out: TIFF reading, the model-frame resize, and PFM / 16-bit PNG mask files.
+
+Masks are written the way darktable reads them (src/common/pfm.c) and atomically: a temporary file in the target
+folder, fsync, rename, so a crash or a full disk never leaves a partial file at the output path.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import tempfile
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import numpy as np
+
+from .errors import DtmaskError, UsageError
+from .geometry import ResizeLongestSide, area_resize_axis
+
+STRIP_ROWS = 512  # rows per strip when streaming full-resolution data: bounds temporary memory
+
+
+@dataclass
+class Image:
+    """A decoded image in the file frame: ``pixels`` is (H, W, C) uint8, uint16 or float32, C in 1, 3."""
+
+    pixels: np.ndarray
+    path: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def white(self) -> float:
+        """The value that means full white for this sample type."""
+        if self.pixels.dtype == np.uint8:
+            return 255.0
+        if self.pixels.dtype == np.uint16:
+            return 65535.0
+        return 1.0
+
+
+def from_array(array: np.ndarray) -> Image:
+    """Wrap an in-memory (H, W), (H, W, 3) or (H, W, 4) array as an :class:`Image` (alpha is dropped)."""
+    a = np.asarray(array)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise UsageError(f"unsupported image shape {a.shape}: expected grey, RGB or RGBA")
+    if a.shape[2] == 4:
+        a = a[:, :, :3]
+    if a.dtype not in (np.uint8, np.uint16):
+        a = a.astype(np.float32, copy=False)
+    if a.shape[0] < 1 or a.shape[1] < 1:
+        raise UsageError("the image is empty")
+    return Image(a)
+
+
+def read_image(path: str | os.PathLike) -> Image:
+    """Read page 0 of a TIFF as grey or RGB; unsupported layouts and damaged files raise one-line errors."""
+    import tifffile
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no such image file: {p}")
+    notes: list[str] = []
+    try:
+        with tifffile.TiffFile(p) as tif:
+            if not tif.pages:
+                raise UsageError(f"{p.name} holds no image")
+            page = tif.pages[0]
+            if len(tif.pages) > 1:
+                notes.append(f"{p.name} has {len(tif.pages)} pages; using page 0")
+            photometric = page.photometric
+            name = getattr(photometric, "name", str(photometric))
+            if name not in ("RGB", "MINISBLACK", "MINISWHITE"):
+                raise UsageError(
+                    f"{p.name}: unsupported colour layout {name}; export an RGB or greyscale TIFF")
+            pixels = page.asarray()
+    except DtmaskError:
+        raise
+    except MemoryError:
+        raise DtmaskError(f"{p.name} is too large to read into memory") from None
+    except Exception as exc:  # tifffile raises many kinds for damaged files
+        raise UsageError(f"cannot read {p.name} as a TIFF ({_short(exc)})") from None
+    if pixels.ndim == 3 and page.planarconfig == 1 and pixels.shape[0] in (1, 3, 4) and pixels.shape[2] > 4:
+        pixels = np.moveaxis(pixels, 0, -1)  # separate planes
+    if name == "MINISWHITE":
+        pixels = _invert(pixels)
+    if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+        pixels = np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0)
+    if pixels.dtype not in (np.uint8, np.uint16) and pixels.dtype.kind != "f":
+        raise UsageError(f"{p.name}: unsupported sample type {pixels.dtype}; use 8/16-bit integer or float")
+    image = from_array(pixels)
+    image.path = str(p)
+    image.notes = notes
+    return image
+
+
+def _invert(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype.kind == "f":
+        return 1.0 - pixels
+    return np.iinfo(pixels.dtype).max - pixels
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def to_model_frame(image: Image, target: int = 1024) -> np.ndarray:
+    """Area-average the image onto its longest-side-``target`` size: float32 (h, w, 3) on a 0..255 scale.
+
+    Integer block averaging runs first in the native sample type, strip by strip, so a 24 MP 16-bit image never
+    exists as a float copy; the remaining fractional factor is an exact area average through cumulative sums.
+    """
+    t = ResizeLongestSide(image.width, image.height, target)
+    w, h = t.resized_size
+    px = image.pixels
+    k = max(1, int(min(image.width / w, image.height / h)))
+    if k > 1:
+        px = _block_mean(px, k)
+    out = _area_resize(px.astype(np.float64), w, h)
+    out *= 255.0 / image.white
+    np.clip(out, 0.0, 255.0, out=out)
+    if out.shape[2] == 1:
+        out = np.repeat(out, 3, axis=2)
+    return out.astype(np.float32)
+
+
+def _block_mean(px: np.ndarray, k: int) -> np.ndarray:
+    """Mean of k x k blocks, summed by strided adds (much faster than a reshape-sum) in a wide integer type."""
+    hb, wb = px.shape[0] // k, px.shape[1] // k
+    acc_type = np.float64 if px.dtype.kind == "f" else np.uint32
+    out = np.empty((hb, wb, px.shape[2]), dtype=np.float64)
+    rows = max(1, STRIP_ROWS // k)
+    for r0 in range(0, hb, rows):
+        r1 = min(hb, r0 + rows)
+        strip = px[r0 * k:r1 * k, :wb * k]
+        cols = strip[0::k].astype(acc_type)
+        for i in range(1, k):
+            cols += strip[i::k]
+        block = cols[:, 0::k].copy()
+        for i in range(1, k):
+            block += cols[:, i::k]
+        out[r0:r1] = block
+    # the last partial rows / columns are dropped: at most k-1 pixels of a >1024 px image, under one model pixel
+    return out / (k * k)
+
+
+def _area_resize(a: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Exact box-filter resample of a (H, W, C) float64 array to (h, w, C)."""
+    return _area_axis(_area_axis(a, h, axis=0), w, axis=1)
+
+
+def _area_axis(a: np.ndarray, new: int, axis: int) -> np.ndarray:
+    n = a.shape[axis]
+    if n == new:
+        return a
+    a = np.moveaxis(a, axis, 0)
+    integral = np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a, axis=0)])
+    lo, hi = area_resize_axis(n, new)
+    out = (_interp_rows(integral, hi) - _interp_rows(integral, lo)) / (hi - lo).reshape((-1,) + (1,) * (a.ndim - 1))
+    return np.moveaxis(out, 0, axis)
+
+
+def _interp_rows(integral: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    i = np.minimum(np.floor(pos).astype(np.intp), integral.shape[0] - 2)
+    f = (pos - i).reshape((-1,) + (1,) * (integral.ndim - 1))
+    return integral[i] * (1 - f) + integral[i + 1] * f
+
+
+# --- atomic files ------------------------------------------------------------------------------------------
+
+@contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path``; on success fsync and rename it into place, else remove it."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"output folder does not exist: {folder}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise DtmaskError(f"cannot write to {folder}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+            raise DtmaskError(f"cannot write {target}: {reason}") from None
+        raise
+
+
+# --- PFM ---------------------------------------------------------------------------------------------------
+
+def write_pfm(path: str | os.PathLike, mask: np.ndarray) -> None:
+    """One-channel little-endian PFM, bottom row first: exactly what darktable's rasterfile module reads."""
+    mask = _check_mask(mask)
+    h, w = mask.shape
+    with atomic_write(path) as f:
+        f.write(f"Pf\n{w} {h}\n-1.0\n".encode("ascii"))
+        for r1 in range(h, 0, -STRIP_ROWS):
+            r0 = max(0, r1 - STRIP_ROWS)
+            f.write(np.ascontiguousarray(mask[r0:r1][::-1], dtype="<f4").tobytes())
+
+
+def read_pfm(path: str | os.PathLike) -> np.ndarray:
+    """Read a PFM (1 or 3 channels) into a top-row-first float32 array; 3 channels are reduced by max like darktable."""
+    data = Path(path).read_bytes()
+    parts = data.split(b"\n", 3)
+    if len(parts) < 4 or parts[0] not in (b"Pf", b"PF"):
+        raise DtmaskError(f"{path} is not a PFM file")
+    w, h = (int(v) for v in parts[1].split())
+    scale = float(parts[2])
+    channels = 1 if parts[0] == b"Pf" else 3
+    dtype = "<f4" if scale < 0 else ">f4"
+    body = np.frombuffer(parts[3], dtype=dtype, count=w * h * channels)
+    arr = body.reshape(h, w, channels)[::-1].astype(np.float32)
+    return arr[:, :, 0] if channels == 1 else arr.max(axis=2)
+
+
+# --- 16-bit grey PNG (standard library only) ---------------------------------------------------------------
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write a mask (H, W) as 16-bit grey PNG, or an (H, W, 3) uint8 picture as 8-bit RGB PNG."""
+    if array.ndim == 3:
+        rows = np.ascontiguousarray(array, dtype=np.uint8)
+        bit_depth, colour, row_bytes = 8, 2, array.shape[1] * 3
+    else:
+        mask = _check_mask(array)
+        rows = None
+        bit_depth, colour, row_bytes = 16, 0, mask.shape[1] * 2
+    h, w = array.shape[:2]
+    comp = zlib.compressobj(6)
+    with atomic_write(path) as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(_png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, colour, 0, 0, 0)))
+        chunks = []
+        for r0 in range(0, h, STRIP_ROWS):
+            r1 = min(h, r0 + STRIP_ROWS)
+            if rows is None:
+                strip = (np.clip(mask[r0:r1], 0, 1) * 65535 + 0.5).astype(">u2").view(np.uint8)
+            else:
+                strip = rows[r0:r1].reshape(r1 - r0, row_bytes)
+            lines = np.zeros((r1 - r0, row_bytes + 1), dtype=np.uint8)  # filter byte 0 per row
+            lines[:, 1:] = strip.reshape(r1 - r0, row_bytes)
+            chunks.append(comp.compress(lines.tobytes()))
+        chunks.append(comp.flush())
+        f.write(_png_chunk(b"IDAT", b"".join(chunks)))
+        f.write(_png_chunk(b"IEND", b""))
+
+
+def read_png(path: str | os.PathLike) -> np.ndarray:
+    """Read a PNG written by :func:`write_png` (or any non-interlaced grey / RGB PNG with filter 0 rows).
+
+    Grey masks come back as float32 0..1; RGB pictures as uint8 (H, W, 3).
+    """
+    data = Path(path).read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise DtmaskError(f"{path} is not a PNG file")
+    pos, idat, header = 8, [], None
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, payload = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", payload)
+        elif kind == b"IDAT":
+            idat.append(payload)
+        pos += 12 + length
+    if header is None:
+        raise DtmaskError(f"{path} has no PNG header")
+    w, h, depth, colour = header[:4]
+    channels = {0: 1, 2: 3}.get(colour)
+    if channels is None or depth not in (8, 16):
+        raise DtmaskError(f"{path}: only 8/16-bit grey or RGB PNGs are supported")
+    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
+    row_bytes = w * channels * depth // 8
+    lines = raw.reshape(h, row_bytes + 1)
+    if lines[:, 0].any():
+        raise DtmaskError(f"{path}: filtered PNG rows are not supported")
+    body = np.ascontiguousarray(lines[:, 1:])
+    if depth == 16:
+        values = body.view(">u2").reshape(h, w, channels).astype(np.float32) / 65535.0
+    else:
+        values = body.reshape(h, w, channels)
+        if channels == 1:
+            values = values.astype(np.float32) / 255.0
+    return values[:, :, 0] if channels == 1 else values
+
+
+def _check_mask(mask: np.ndarray) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"a mask is 2-D, got shape {mask.shape}")
+    return mask
+
+
+MASK_FORMATS = ("pfm", "png")
+
+
+def mask_format_for(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """The mask format: given explicitly, or from the output file's extension."""
+    if fmt:
+        return fmt.lower()
+    ext = Path(path).suffix.lower().lstrip(".")
+    if ext not in MASK_FORMATS:
+        raise UsageError(f"cannot tell the mask format from '{Path(path).name}': use .pfm or .png, or --format")
+    return ext
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray, fmt: str | None = None) -> None:
+    """Write a float mask (H, W) in 0..1 as PFM or 16-bit PNG, atomically."""
+    fmt = mask_format_for(path, fmt)
+    (write_pfm if fmt == "pfm" else write_png)(path, mask)
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask written by :func:`write_mask` (format from the file's signature)."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return read_png(path) if head == b"\x89P" else read_pfm(path)
