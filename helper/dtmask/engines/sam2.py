@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Decoded, Engine, check_io, open_session
+from .base import Decoded, Engine
 
 ENCODER_OUTPUTS = ("high_res_feats_0", "high_res_feats_1", "image_embed")
 DECODER_INPUTS = {"image_embed", "high_res_feats_0", "high_res_feats_1", "point_coords", "point_labels",
@@ -13,12 +13,11 @@ DECODER_INPUTS = {"image_embed", "high_res_feats_0", "high_res_feats_1", "point_
 
 class Sam2Engine(Engine):
     family = "sam2"
+    encoder_io = ({"image"}, set(ENCODER_OUTPUTS))
+    decoder_io = (DECODER_INPUTS, {"masks", "iou_predictions"})
 
-    def __init__(self, encoder: str, decoder: str, providers: list[str]):
-        self.encoder = open_session(encoder, providers)
-        self.decoder = open_session(decoder, providers)
-        check_io(self.encoder, self.family, {"image"}, set(ENCODER_OUTPUTS), "encoder")
-        check_io(self.decoder, self.family, DECODER_INPUTS, {"masks", "iou_predictions"}, "decoder")
+    def __init__(self, encoder: str, decoder: str, providers: list[str], identities: dict[str, str] | None = None):
+        super().__init__(encoder, decoder, providers, identities)
         self.decoder_inputs = {i.name for i in self.decoder.get_inputs()}
 
     def encode(self, tensor: np.ndarray) -> dict[str, np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Decoded, Engine, check_io, open_session
+from .base import Decoded, Engine
 
 SIZE = 1024
 
@@ -12,13 +12,8 @@ SIZE = 1024
 class SegNextEngine(Engine):
     family = "segnext"
     has_box = False
-
-    def __init__(self, encoder: str, decoder: str, providers: list[str]):
-        self.encoder = open_session(encoder, providers)
-        self.decoder = open_session(decoder, providers)
-        check_io(self.encoder, self.family, {"image"}, {"image_feats"}, "encoder")
-        check_io(self.decoder, self.family, {"image_feats", "point_coords", "point_labels", "prev_mask"},
-                 {"mask"}, "decoder")
+    encoder_io = ({"image"}, {"image_feats"})
+    decoder_io = ({"image_feats", "point_coords", "point_labels", "prev_mask"}, {"mask"})
 
     def normalise(self, rgb: np.ndarray) -> np.ndarray:
         """RGB in 0..1; the graph normalises by itself."""
