@@ -1,0 +1,249 @@
+"""darktable .dtstyle files: attach a mask through the `rasterfile` module, and strip geometry from a history.
+
+darktable has no Lua call that sets a module's parameters, but it imports and applies styles. So the helper writes:
+
+- a *mask style*: one `rasterfile` instance pointing at the mask (and, for tests, an exposure instance blended
+  through it), with the byte layouts verified on darktable 5.4.1 (shared/darktable/RASTERFILE.md);
+- *export styles*: the user's own history (saved by the Lua script with `dt.styles.create` + `export`) with every
+  geometric module switched off, so a fresh duplicate exports in the frame the raster mask needs (DESIGN.md
+  section 4), and once more with the flip kept, to find the orientation the user sees.
+
+Params are written as lowercase hex, read as hex or darktable's `gzNN` + base64(zlib) form.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import struct
+import xml.etree.ElementTree as ET
+import zlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import DtmaskError, UsageError
+from .imageio import atomic_write
+
+MULTI_NAME = "dtmask"
+RASTERFILE_VERSION = 1
+EXPOSURE_VERSION = 7
+BLEND_VERSION = 14
+FLIP_VERSION = 2
+PATH_MAX = 2048
+MODE_ALL_CHANNELS = 7
+MASK_MODE_RASTER = 1 | 8  # DEVELOP_MASK_ENABLED | DEVELOP_MASK_RASTER
+BLEND_CST_RGB_SCENE = 4
+BLEND_MODE_NORMAL = 0x18
+
+# modules that move pixels: off for the raster-frame export (the flip stays on for the display probe)
+GEOMETRIC_OPS = ("flip", "crop", "clipping", "ashift", "lens", "liquify", "borders", "enlargecanvas")
+
+
+# --- parameter bytes -------------------------------------------------------------------------------------------
+
+def _cstr(text: str, size: int, what: str) -> bytes:
+    raw = text.encode("utf-8")
+    if len(raw) >= size:
+        raise UsageError(f"{what} is too long for darktable ({len(raw)} bytes, at most {size - 1})")
+    return raw.ljust(size, b"\0")
+
+
+def rasterfile_params(folder: str, filename: str, mode: int = MODE_ALL_CHANNELS) -> bytes:
+    """rasterfile params v1 (4100 bytes): int32 mode, char path[2048] (absolute folder), char file[2048]."""
+    if not Path(folder).is_absolute():
+        raise UsageError(f"the mask folder must be absolute for darktable: {folder}")
+    return struct.pack("<i", mode) + _cstr(folder, PATH_MAX, "mask folder") + _cstr(filename, PATH_MAX, "mask name")
+
+
+def exposure_params(ev: float) -> bytes:
+    """exposure params v7 (28 bytes): manual mode, black 0, `ev`, deflicker 50 / -4, no compensations."""
+    return struct.pack("<iffffii", 0, 0.0, ev, 50.0, -4.0, 0, 0)
+
+
+def blend_params(raster_source: str = "", raster_instance: int = 0) -> bytes:
+    """blendop params v14 (420 bytes), scene-referred RGB defaults; with `raster_source`, blend through its mask.
+
+    blend_cst must be RGB-scene (4): with 0 darktable reads the mask but skips the blend (RASTERFILE.md pitfall 1).
+    """
+    mask_mode = MASK_MODE_RASTER if raster_source else 0
+    head = struct.pack("<IiIff", mask_mode, BLEND_CST_RGB_SCENE, BLEND_MODE_NORMAL, 0.0, 100.0)
+    head += struct.pack("<III", 0, 0, 0)  # mask_combine, mask_id, blendif
+    head += struct.pack("<fI", 0.0, 5)  # feathering radius, guide
+    head += struct.pack("<ffff", 0.0, 0.0, 0.0, 0.0)  # blur radius, contrast, brightness, details
+    head += struct.pack("<III", 1, 0, 0)  # feather_version, reserved[2]
+    blendif = struct.pack("<4f", 0.0, 0.0, 1.0, 1.0) * 16
+    boost = [0.0] * 16
+    for i in (8, 9, 12, 13):
+        boost[i] = math.log2(0.01)
+    tail = struct.pack("<16f", *boost)
+    tail += _cstr(raster_source, 20, "raster mask source")
+    tail += struct.pack("<iii", raster_instance, 0 if raster_source else -1, 0)
+    data = head + blendif + tail
+    assert len(data) == 420, len(data)
+    return data
+
+
+def encode_params(data: bytes) -> str:
+    """The safe encoding darktable reads everywhere: lowercase hex."""
+    return data.hex()
+
+
+def decode_params(text: str) -> bytes:
+    """Decode hex or darktable's `gzNN<base64 of zlib data>`."""
+    text = text.strip()
+    try:
+        if text.startswith("gz"):
+            return zlib.decompress(base64.b64decode(text[4:]))
+        return bytes.fromhex(text)
+    except (ValueError, zlib.error) as exc:
+        raise DtmaskError(f"cannot decode darktable params {text[:16]!r}: {exc}") from None
+
+
+# --- the style container ---------------------------------------------------------------------------------------
+
+@dataclass
+class Plugin:
+    """One history item of a style; params are kept in their text encoding so unknown modules pass through."""
+
+    num: int
+    operation: str
+    module: int
+    op_params: str
+    enabled: bool = True
+    blendop_params: str | None = None
+    blendop_version: int | None = None
+    multi_priority: int = 0
+    multi_name: str = ""
+    multi_name_hand_edited: int | None = None
+
+
+@dataclass
+class Style:
+    name: str
+    description: str = ""
+    iop_list: str | None = None
+    plugins: list[Plugin] = field(default_factory=list)
+
+
+def to_xml(style: Style) -> bytes:
+    """The .dtstyle bytes darktable's `dt_styles_import_from_file` reads."""
+    root = ET.Element("darktable_style", version="1.0")
+    info = ET.SubElement(root, "info")
+    ET.SubElement(info, "name").text = style.name
+    ET.SubElement(info, "description").text = style.description
+    if style.iop_list:
+        ET.SubElement(info, "iop_list").text = style.iop_list
+    body = ET.SubElement(root, "style")
+    for p in style.plugins:
+        el = ET.SubElement(body, "plugin")
+        fields = [("num", p.num), ("module", p.module), ("operation", p.operation), ("op_params", p.op_params),
+                  ("enabled", int(p.enabled))]
+        if p.blendop_params is not None:
+            fields += [("blendop_params", p.blendop_params), ("blendop_version", p.blendop_version)]
+        fields += [("multi_priority", p.multi_priority), ("multi_name", p.multi_name)]
+        if p.multi_name_hand_edited is not None:
+            fields.append(("multi_name_hand_edited", p.multi_name_hand_edited))
+        for tag, value in fields:
+            ET.SubElement(el, tag).text = str(value)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+
+
+def parse(data: bytes) -> Style:
+    """Read a .dtstyle as darktable writes it (`dt.styles.export`)."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise DtmaskError(f"not a darktable style file: {exc}") from None
+    if root.tag != "darktable_style":
+        raise DtmaskError("not a darktable style file: no <darktable_style>")
+
+    def text(el: ET.Element | None, tag: str, default: str = "") -> str:
+        found = el.find(tag) if el is not None else None
+        return found.text or "" if found is not None else default
+
+    def opt_int(el: ET.Element, tag: str) -> int | None:
+        return int(el.findtext(tag)) if el.find(tag) is not None and el.findtext(tag) else None
+
+    info = root.find("info")
+    style = Style(text(info, "name"), text(info, "description"), text(info, "iop_list") or None)
+    for el in root.iterfind("style/plugin"):
+        style.plugins.append(Plugin(
+            num=int(text(el, "num", "0")), operation=text(el, "operation"), module=int(text(el, "module", "0")),
+            op_params=text(el, "op_params"), enabled=text(el, "enabled", "1") != "0",
+            blendop_params=el.findtext("blendop_params"), blendop_version=opt_int(el, "blendop_version"),
+            multi_priority=int(text(el, "multi_priority", "0")), multi_name=text(el, "multi_name"),
+            multi_name_hand_edited=opt_int(el, "multi_name_hand_edited")))
+    return style
+
+
+# --- the mask style --------------------------------------------------------------------------------------------
+
+def style_name_for(mask: Path) -> str:
+    """A name unique per mask: darktable silently ignores importing a name it already has (pitfall 3)."""
+    return f"dtmask {mask.stem}"
+
+
+def mask_style(mask: str | Path, exposure_ev: float | None = None, name: str | None = None) -> Style:
+    """A rasterfile instance (multi_name "dtmask") reading `mask`; optionally an exposure blended through it.
+
+    The multi_name keeps the user's own instances: `dt.styles.apply` replaces an instance with the same
+    operation and name (pitfall 4).
+    """
+    path = Path(mask).absolute()
+    if path.suffix.lower() != ".pfm":
+        raise UsageError(f"darktable 5.2-5.4 reads PFM masks only, not {path.name}")
+    plugins = [Plugin(0, "rasterfile", RASTERFILE_VERSION, encode_params(rasterfile_params(str(path.parent),
+                                                                                           path.name)),
+                      True, encode_params(blend_params()), BLEND_VERSION, 0, MULTI_NAME, 1)]
+    if exposure_ev is not None:
+        plugins.append(Plugin(1, "exposure", EXPOSURE_VERSION, encode_params(exposure_params(exposure_ev)), True,
+                              encode_params(blend_params("rasterfile", 0)), BLEND_VERSION, 0, MULTI_NAME, 1))
+    return Style(name or style_name_for(path), f"dtmask raster mask {path.name}", None, plugins)
+
+
+def write_for_mask(mask: str | Path, exposure_ev: float | None = None) -> tuple[Path, str]:
+    """Write `<mask stem>.dtstyle` next to the mask; return its path and the style name to look up after import."""
+    mask = Path(mask)
+    if not mask.is_file():
+        raise UsageError(f"no such mask file: {mask}")
+    style = mask_style(mask, exposure_ev)
+    target = mask.with_suffix(".dtstyle")
+    with atomic_write(target) as f:
+        f.write(to_xml(style))
+    return target, style.name
+
+
+# --- export styles: the user's history without geometry --------------------------------------------------------
+
+def without_geometry(history: Style | None, name: str, keep_flip: bool = False) -> Style:
+    """The history with every geometric module off (the flip too unless `keep_flip`).
+
+    A never-edited image has no flip item but darktable turns the flip on by default, so an explicit disabled
+    one is added; with no item to copy the blend params from, none are written and darktable uses its defaults.
+    """
+    base = history or Style(name)
+    plugins = [replace(p, enabled=False) if p.operation in GEOMETRIC_OPS and not (keep_flip and p.operation == "flip")
+               else replace(p) for p in base.plugins]
+    if not keep_flip and not any(p.operation == "flip" and p.multi_priority == 0 for p in plugins):
+        plugins.append(Plugin(max((p.num for p in plugins), default=-1) + 1, "flip", FLIP_VERSION,
+                              encode_params(struct.pack("<i", -1)), False))
+    return Style(name, "dtmask: temporary export style", base.iop_list, plugins)
+
+
+_NAME_OK = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def write_export_styles(history: Path | None, out_dir: Path, tag: str) -> dict[str, dict[str, str]]:
+    """Write the raster-frame and display-probe styles for one export; names are `dtmask_<kind>_<tag>`."""
+    if not _NAME_OK.match(tag):
+        raise UsageError(f"style tag must be letters, digits, '.', '_' or '-': {tag!r}")
+    parsed = parse(history.read_bytes()) if history else None
+    result = {}
+    for kind, keep_flip in (("raster", False), ("display", True)):
+        name = f"dtmask_{kind}_{tag}"
+        target = out_dir / f"{name}.dtstyle"
+        with atomic_write(target) as f:
+            f.write(to_xml(without_geometry(parsed, name, keep_flip)))
+        result[kind] = {"path": str(target), "name": name}
+    return result

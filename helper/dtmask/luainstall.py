@@ -1,0 +1,104 @@
+"""Install the darktable script into darktable's config folder and load it from luarc, idempotently.
+
+The script is package data (single source: the repository's lua/dtmask.lua), so `pip`/`pipx` users get it with the
+helper. It goes to `<config>/lua/dtmask/dtmask.lua`, loaded by `require "dtmask/dtmask"`; luarc is backed up
+before every change and left alone when there is nothing to change.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from .errors import DtmaskError, UsageError
+
+REQUIRE_LINE = 'require "dtmask/dtmask"'
+
+
+def packaged_script() -> Path:
+    """The dtmask.lua shipped in the package (a symlink to lua/ in a checkout)."""
+    path = Path(str(resources.files("dtmask") / "lua" / "dtmask.lua"))
+    if not path.is_file():
+        raise DtmaskError(f"the darktable script is missing from the installed package: {path}")
+    return path
+
+
+def darktable_config_dir() -> Path:
+    """darktable's default config folder: %LOCALAPPDATA%\\darktable on Windows, else ~/.config/darktable."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "darktable"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "darktable"
+
+
+def _luarc_lines(luarc: Path) -> list[str]:
+    try:
+        return luarc.read_text(encoding="utf-8").splitlines() if luarc.exists() else []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DtmaskError(f"cannot read {luarc}: {exc}") from None
+
+
+def _is_require(line: str) -> bool:
+    """True for our require line in any quoting: require "dtmask/dtmask", require('dtmask/dtmask') ..."""
+    squeezed = line.split("--", 1)[0].replace(" ", "").replace("(", "").replace(")", "").replace("'", '"')
+    return squeezed == 'require"dtmask/dtmask"'
+
+
+def _write_luarc(luarc: Path, lines: list[str]) -> Path | None:
+    """Back up the old luarc (when there is one) beside it, then write the new one."""
+    backup = None
+    if luarc.exists():
+        backup = luarc.with_name(f"luarc.dtmask-backup-{time.strftime('%Y%m%d-%H%M%S')}")
+        shutil.copy2(luarc, backup)
+    luarc.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return backup
+
+
+def install(config: Path | None = None) -> list[str]:
+    """Copy the script and add the require line; return what was done, one line per step."""
+    config = config or darktable_config_dir()
+    if config.exists() and not config.is_dir():
+        raise UsageError(f"not a folder: {config}")
+    target = config / "lua" / "dtmask" / "dtmask.lua"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(packaged_script(), target)
+        report = [f"installed {target}"]
+        luarc = config / "luarc"
+        lines = _luarc_lines(luarc)
+        if any(_is_require(line) for line in lines):
+            report.append(f"{luarc} already loads dtmask")
+        else:
+            backup = _write_luarc(luarc, lines + [REQUIRE_LINE])
+            report.append(f"added `{REQUIRE_LINE}` to {luarc}" + (f" (backup: {backup.name})" if backup else ""))
+    except OSError as exc:
+        raise DtmaskError(f"cannot install into {config}: {exc.strerror or exc}") from None
+    report.append("restart darktable; the darkroom then shows the panel \"AI object mask\"")
+    return report
+
+
+def uninstall(config: Path | None = None) -> list[str]:
+    """Remove the require line and the script; return what was done."""
+    config = config or darktable_config_dir()
+    report = []
+    try:
+        luarc = config / "luarc"
+        lines = _luarc_lines(luarc)
+        kept = [line for line in lines if not _is_require(line)]
+        if len(kept) != len(lines):
+            backup = _write_luarc(luarc, kept)
+            report.append(f"removed the dtmask line from {luarc} (backup: {backup.name if backup else '-'})")
+        folder = config / "lua" / "dtmask"
+        script = folder / "dtmask.lua"
+        if script.exists():
+            script.unlink()
+            report.append(f"removed {script}")
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    except OSError as exc:
+        raise DtmaskError(f"cannot uninstall from {config}: {exc.strerror or exc}") from None
+    return report or ["dtmask was not installed there"]

@@ -1,0 +1,624 @@
+--[[
+  dtmask.lua - AI object masks for darktable's external raster mask module
+
+  Copyright (C) 2025 the dtmask authors. GPL-3.0-or-later: darktable is free software, and so is this script.
+
+  USAGE
+    * install the helper (`pipx install dtmask`), then `dtmask lua install` (or require "dtmask/dtmask" in luarc)
+    * darkroom: panel "AI object mask" > "select object", or assign a key to "dtmask: select object"
+      (preferences > shortcuts > lua)
+    * the photo opens in the dtmask picker the way darktable shows it: click the object (right-click excludes,
+      drag draws a box), then apply. The mask lands in <raster mask folder>/dtmask/ and, on darktable >= 5.2, an
+      "external raster mask" instance named "dtmask" is added to the image. Blend any module through it:
+      blending > raster mask > "external raster mask dtmask".
+
+  HOW
+    The raster mask module reads its file in the frame right after raw preparation: uncropped, unrotated, no lens
+    correction. So the script copies the image's history into a temporary style, has the helper switch the
+    geometric modules off in it, exports a duplicate with it (and a small one with the flip kept, to learn the
+    orientation the user sees), runs the picker as a darktable job, and attaches the mask with a generated style.
+    Works with or without darktable-org/lua-scripts' lib/ installed.
+]]
+
+local dt = require "darktable"
+
+local function optional(name)
+  local ok, lib = pcall(require, name)
+  return ok and lib or nil
+end
+
+local du = optional "lib/dtutils"
+local dtsys = optional "lib/dtutils.system"
+
+local MODULE = "dtmask"
+local MIN_API = "9.0.0"       -- darktable 4.2
+local ATTACH_API = "9.5.0"    -- darktable 5.2: the rasterfile module
+local PROBE_SIZE = 512        -- longest side of the orientation probe export
+
+local M = {}                  -- the script's functions, exposed for tests and other scripts
+
+local function _(msgid)
+  local ok, text = pcall(dt.gettext.gettext, msgid)
+  return ok and text or msgid
+end
+
+-- versions ---------------------------------------------------------------------------------------------------
+
+--- compare "a.b.c" version strings: -1, 0 or 1
+function M.compare_versions(a, b)
+  local function parts(v)
+    local t = {}
+    for n in tostring(v):gmatch("%d+") do t[#t + 1] = tonumber(n) end
+    return t
+  end
+  local pa, pb = parts(a), parts(b)
+  for i = 1, math.max(#pa, #pb) do
+    local x, y = pa[i] or 0, pb[i] or 0
+    if x ~= y then return x < y and -1 or 1 end
+  end
+  return 0
+end
+
+function M.api_at_least(version)
+  return M.compare_versions(dt.configuration.api_version_string, version) >= 0
+end
+
+function M.can_attach()
+  return M.api_at_least(ATTACH_API)
+end
+
+-- quoting and commands ---------------------------------------------------------------------------------------
+
+function M.is_windows()
+  return dt.configuration.running_os == "windows"
+end
+
+--- one shell word: POSIX single quotes, or cmd.exe double quotes ('%' doubled for the batch file)
+function M.quote(s)
+  s = tostring(s)
+  if M.is_windows() then
+    if s:find('"', 1, true) then error(_("a path contains a double quote, which Windows cannot pass: ") .. s) end
+    return '"' .. s:gsub("%%", "%%%%") .. '"'
+  end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+function M.command_line(argv)
+  local words = {}
+  for i, a in ipairs(argv) do words[i] = M.quote(a) end
+  return table.concat(words, " ")
+end
+
+--- the shell command that runs argv with stdout/stderr to files and (POSIX) its pid in pidfile, for cancel
+function M.shell_command(argv, out, err, pidfile)
+  local redirect = " > " .. M.quote(out) .. " 2> " .. M.quote(err)
+  if M.is_windows() then return M.command_line(argv) .. redirect end
+  return "echo $$ > " .. M.quote(pidfile) .. "; exec " .. M.command_line(argv) .. redirect
+end
+
+--- the exit code from dt.control.execute: POSIX system() returns a wait status
+function M.exit_code(status)
+  status = tonumber(status) or 1
+  if not M.is_windows() and status > 255 then return status // 256 end
+  return status
+end
+
+-- file names -------------------------------------------------------------------------------------------------
+
+function M.stem(filename)
+  return (filename:gsub("%.[^.]*$", ""))
+end
+
+--- <stem>_<image id>_<timestamp>.pfm: new name every run, as darktable does not re-read a changed file
+function M.mask_name(filename, imgid, timestamp)
+  local stem = M.stem(filename):gsub("[%c/\\:*?\"<>|]", "_")
+  if #stem > 100 then stem = stem:sub(1, 100) end
+  return string.format("%s_%d_%s.pfm", stem, imgid, timestamp)
+end
+
+function M.join(folder, name)
+  local sep = M.is_windows() and "\\" or "/"
+  if folder:sub(-1) == "/" or folder:sub(-1) == "\\" then return folder .. name end
+  return folder .. sep .. name
+end
+
+function M.file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+local function make_dir(path)
+  if M.is_windows() then
+    os.execute('if not exist ' .. M.quote(path) .. ' mkdir ' .. M.quote(path))
+  else
+    os.execute("mkdir -p " .. M.quote(path))
+  end
+end
+
+-- JSON (the helper prints one object) ------------------------------------------------------------------------
+
+function M.json_decode(text)
+  local pos = 1
+  local value
+  local function ws() pos = text:find("[^ \t\r\n]", pos) or #text + 1 end
+  local function fail(what) error("bad JSON from the helper: " .. what .. " at " .. pos, 0) end
+  local escapes = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\", ["/"] = "/" }
+  local function str()
+    local out, i = {}, pos + 1
+    while true do
+      local c = text:sub(i, i)
+      if c == "" then fail("unterminated string") end
+      if c == '"' then pos = i + 1 return table.concat(out) end
+      if c == "\\" then
+        local e = text:sub(i + 1, i + 1)
+        if e == "u" then
+          local code = tonumber(text:sub(i + 2, i + 5), 16) or fail("bad \\u escape")
+          if code >= 0xD800 and code <= 0xDBFF and text:sub(i + 6, i + 7) == "\\u" then
+            local low = tonumber(text:sub(i + 8, i + 11), 16) or fail("bad surrogate")
+            code = 0x10000 + (code - 0xD800) * 0x400 + (low - 0xDC00)
+            i = i + 6
+          end
+          out[#out + 1] = utf8.char(code)
+          i = i + 6
+        else
+          out[#out + 1] = escapes[e] or fail("bad escape")
+          i = i + 2
+        end
+      else
+        out[#out + 1] = c
+        i = i + 1
+      end
+    end
+  end
+  function value()
+    ws()
+    local c = text:sub(pos, pos)
+    if c == "{" then
+      local obj = {}
+      pos = pos + 1 ws()
+      if text:sub(pos, pos) == "}" then pos = pos + 1 return obj end
+      while true do
+        ws()
+        if text:sub(pos, pos) ~= '"' then fail("expected a key") end
+        local k = str() ws()
+        if text:sub(pos, pos) ~= ":" then fail("expected ':'") end
+        pos = pos + 1
+        obj[k] = value() ws()
+        local d = text:sub(pos, pos)
+        pos = pos + 1
+        if d == "}" then return obj end
+        if d ~= "," then fail("expected ',' or '}'") end
+      end
+    elseif c == "[" then
+      local arr = {}
+      pos = pos + 1 ws()
+      if text:sub(pos, pos) == "]" then pos = pos + 1 return arr end
+      while true do
+        arr[#arr + 1] = value() ws()
+        local d = text:sub(pos, pos)
+        pos = pos + 1
+        if d == "]" then return arr end
+        if d ~= "," then fail("expected ',' or ']'") end
+      end
+    elseif c == '"' then return str()
+    elseif text:sub(pos, pos + 3) == "true" then pos = pos + 4 return true
+    elseif text:sub(pos, pos + 4) == "false" then pos = pos + 5 return false
+    elseif text:sub(pos, pos + 3) == "null" then pos = pos + 4 return nil
+    end
+    local num = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
+    if not num or num == "" then fail("unexpected character") end
+    pos = pos + #num
+    return tonumber(num)
+  end
+  local result = value()
+  ws()
+  if pos <= #text then fail("trailing text") end
+  return result
+end
+
+-- preferences ------------------------------------------------------------------------------------------------
+
+local function pref(name, kind) return dt.preferences.read(MODULE, name, kind) end
+
+--- a darktable (not Lua) preference: read("darktable", key) on newer APIs, else from darktablerc
+function M.darktable_pref(key)
+  if pcall(function() return dt.preferences.get_keys end) then
+    return dt.preferences.read("darktable", key, "string")
+  end
+  local rc = read_file(M.join(dt.configuration.config_dir, "darktablerc"))
+  for line in rc:gmatch("[^\n]+") do
+    local k, v = line:match("^([^=]+)=(.*)$")
+    if k == key then return v end
+  end
+  return ""
+end
+
+local function home()
+  return os.getenv("HOME") or os.getenv("USERPROFILE") or dt.configuration.config_dir
+end
+
+--- where masks go: the preference, else <raster mask root>/dtmask; the root gets a default when empty
+function M.mask_folder()
+  local chosen = pref("mask_folder", "string")
+  if chosen and chosen ~= "" then return chosen end
+  local root = M.darktable_pref("plugins/darkroom/segments/def_path")
+  if root == nil or root == "" then
+    root = M.join(M.join(home(), "Pictures"), "darktable masks")
+    local ok = pcall(dt.preferences.write, "darktable", "plugins/darkroom/segments/def_path", "string", root)
+    if ok and pcall(function() return dt.preferences.get_keys end) then
+      dt.print(string.format(_("dtmask: the raster mask folder was not set; using %s"), root))
+    end
+  end
+  return M.join(root, "dtmask")
+end
+
+local function candidates()
+  local exe = M.is_windows() and "dtmask.exe" or "dtmask"
+  local list = {}
+  local path = os.getenv("PATH") or ""
+  for dir in path:gmatch(M.is_windows() and "[^;]+" or "[^:]+") do list[#list + 1] = M.join(dir, exe) end
+  list[#list + 1] = M.join(M.join(M.join(home(), ".local"), "bin"), exe)   -- pipx
+  if M.is_windows() then list[#list + 1] = M.join(M.join(M.join(home(), ".local"), "bin"), "dtmask.exe") end
+  return list
+end
+
+--- the helper: DTMASK_HELPER (tests), the preference, PATH, then pipx's ~/.local/bin
+function M.find_helper()
+  local forced = os.getenv("DTMASK_HELPER")
+  if forced and forced ~= "" then return forced end
+  local chosen = pref("helper", "file")
+  if chosen and chosen ~= "" and chosen ~= _("(none)") then return chosen end
+  for _, path in ipairs(candidates()) do
+    if M.file_exists(path) then return path end
+  end
+  return nil
+end
+
+-- running the helper -----------------------------------------------------------------------------------------
+
+local current = nil   -- the running helper: {pidfile=, cancelled=}
+
+local function execute(command)
+  if M.is_windows() and dtsys then return dtsys.external_command(command) end
+  if M.is_windows() then
+    local bat = M.join(dt.configuration.tmp_dir, "dtmask_run.bat")
+    local f = io.open(bat, "w")
+    f:write("@echo off\nchcp 65001>nul\n" .. command .. "\nexit /b %ERRORLEVEL%\n")
+    f:close()
+    local rc = dt.control.execute(bat)
+    os.remove(bat)
+    return rc
+  end
+  return dt.control.execute(command)   -- yields: darktable's UI and other scripts run meanwhile
+end
+
+--- run the helper; returns the decoded JSON on success, or nil, the exit code and the helper's message
+function M.run_helper(args, scratch)
+  local helper = M.find_helper()
+  if not helper then
+    return nil, 127, _("the dtmask helper was not found: install it (pipx install dtmask) or set its path in "
+      .. "preferences > lua options")
+  end
+  local argv = { helper }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local out, err, pidfile = scratch .. "-out.json", scratch .. "-err.txt", scratch .. "-pid"
+  local rc = M.exit_code(execute(M.shell_command(argv, out, err, pidfile)))
+  local stdout, stderr = read_file(out), read_file(err)
+  os.remove(out) os.remove(err) os.remove(pidfile)
+  if rc ~= 0 then
+    local line = stderr:match("([^\n]*dtmask:[^\n]*)") or stderr:match("([^\n]+)%s*$") or ""
+    return nil, rc, line ~= "" and line or string.format(_("the helper failed (exit code %d)"), rc)
+  end
+  local ok, data = pcall(M.json_decode, stdout)
+  if not ok then return nil, 1, data end
+  return data
+end
+
+local function cancel_running()
+  if not current then return end
+  current.cancelled = true
+  if not M.is_windows() then
+    local pid = read_file(current.pidfile):match("%d+")
+    if pid then os.execute("kill " .. pid) end
+  end
+end
+
+-- exports ----------------------------------------------------------------------------------------------------
+
+local function find_style(name)
+  for i = 1, #dt.styles do
+    local s = dt.styles[i]
+    if s.name == name then return s end
+  end
+  return nil
+end
+
+local function import_style(path, name)
+  dt.styles.import(path)
+  local style = find_style(name)
+  if not style then error(string.format(_("darktable did not import the style %s"), path), 0) end
+  return style
+end
+
+local function export_with_style(image, style, path, max_size)
+  local dup = dt.database.duplicate(image)
+  local sidecar = nil
+  pcall(function() sidecar = dup.sidecar end)
+  local ok, err = pcall(function()
+    dt.styles.apply(style, dup)
+    local fmt = dt.new_format("tiff")
+    fmt.bpp = 16
+    fmt.max_width = max_size
+    fmt.max_height = max_size
+    fmt:write_image(dup, path)
+  end)
+  dup:delete()
+  if sidecar and sidecar ~= image.sidecar then os.remove(sidecar) end
+  if not ok then error(err, 0) end
+  if not M.file_exists(path) then error(string.format(_("darktable could not export %s"), path), 0) end
+end
+
+--- the image size the raster mask module expects (after rawprepare's crop), when darktable tells it
+function M.raster_size(image)
+  local ok, w, h = pcall(function() return image.p_width, image.p_height end)
+  if ok and w and w > 0 then return w, h end
+  if not image.is_raw then return image.width, image.height end
+  return nil
+end
+
+--- export `image` in the raster frame, find the orientation the user sees; returns tif, orientation, tmp files
+local function export_raster(image, scratch, tag)
+  local temp = {}
+  local history = nil
+  local hist_name = "dtmask_history_" .. tag
+  local hist_style = dt.styles.create(image, hist_name, "dtmask: temporary")
+  if hist_style then
+    if #hist_style > 0 then
+      hist_style:export(dt.configuration.tmp_dir, true)
+      history = M.join(dt.configuration.tmp_dir, hist_name .. ".dtstyle")
+      temp[#temp + 1] = history
+    end
+    hist_style:delete()
+  end
+  local args = { "lua", "export-styles", "--out-dir", dt.configuration.tmp_dir, "--tag", tag }
+  if history then table.insert(args, 3, history) end
+  local styles, rc, msg = M.run_helper(args, scratch)
+  if not styles then error(msg, 0) end
+  temp[#temp + 1] = styles.raster.path
+  temp[#temp + 1] = styles.display.path
+  local raster_tif, display_tif = scratch .. "-raster.tif", scratch .. "-display.tif"
+  temp[#temp + 1] = raster_tif
+  temp[#temp + 1] = display_tif
+  for _, kind in ipairs({ "raster", "display" }) do
+    local style = import_style(styles[kind].path, styles[kind].name)
+    local ok, err = pcall(export_with_style, image, style, kind == "raster" and raster_tif or display_tif,
+      kind == "raster" and 0 or PROBE_SIZE)
+    style:delete()
+    if not ok then error(err, 0) end
+  end
+  local probe, rc2, msg2 = M.run_helper({ "lua", "orientation", raster_tif, display_tif, "--json" }, scratch)
+  if not probe then error(msg2, 0) end
+  local w, h = M.raster_size(image)
+  if w and (probe.width ~= w or probe.height ~= h) then
+    error(string.format(_("the export is %dx%d but the raster mask needs %dx%d (this camera's pixels are rotated "
+      .. "or scaled); no mask written"), probe.width, probe.height, w, h), 0)
+  end
+  return raster_tif, probe.orientation, temp
+end
+
+-- attaching --------------------------------------------------------------------------------------------------
+
+local function attach(image, mask, scratch)
+  local args = { "lua", "style", mask }
+  local ev = os.getenv("DTMASK_STYLE_EXPOSURE")   -- tests: also blend an exposure through the mask
+  if ev and ev ~= "" then args[#args + 1] = "--exposure" args[#args + 1] = ev end
+  local result, rc, msg = M.run_helper(args, scratch)
+  if not result then error(msg, 0) end
+  local ok, err = pcall(function()
+    local style = import_style(result.style, result.style_name)
+    dt.styles.apply(style, image)
+    style:delete()
+  end)
+  os.remove(result.style)
+  if not ok then error(err, 0) end
+end
+
+-- the action -------------------------------------------------------------------------------------------------
+
+M.last = { mask = "", score = nil }
+M.listeners = {}   -- functions called with M.last after each mask (the panel's label)
+
+local function selected_model()
+  local m = pref("model", "string")
+  return (m and m ~= "") and m or nil
+end
+
+--- the whole flow for one image; runs synchronously (call it from a job or dt.control.dispatch)
+function M.select_object(image)
+  if current then
+    dt.print(_("dtmask: a selection is already running"))
+    return false
+  end
+  local tag = string.format("%d_%s", image.id, os.date("%Y%m%d-%H%M%S"))
+  local scratch = M.join(dt.configuration.tmp_dir, "dtmask-" .. tag)
+  current = { pidfile = scratch .. "-pid", cancelled = false }
+  local job = dt.gui.create_job(_("dtmask: select object"), true, function() cancel_running() end)
+  local temp = {}
+  local ok, err = pcall(function()
+    job.percent = 0.1
+    local raster_tif, orientation, files = export_raster(image, scratch, tag)
+    temp = files
+    if current.cancelled then error(_("cancelled"), 0) end
+    job.percent = 0.4
+    local folder = M.mask_folder()
+    make_dir(folder)
+    local mask = M.join(folder, M.mask_name(image.filename, image.id, tag:match("_(.*)$")))
+    local args = { "pick", raster_tif, "-o", mask, "--orientation", tostring(orientation), "--json" }
+    local model = selected_model()
+    if model then args[#args + 1] = "--model" args[#args + 1] = model end
+    local script = os.getenv("DTMASK_PICK_SCRIPT")   -- tests: scripted prompts in displayed coordinates
+    if script and script ~= "" then args[#args + 1] = "--script" args[#args + 1] = script end
+    local result, rc, msg = M.run_helper(args, scratch)
+    if not result then
+      error(rc == 3 and _("cancelled") or msg, 0)
+    end
+    job.percent = 0.9
+    M.last = { mask = mask, score = result.score }
+    if M.can_attach() then
+      attach(image, mask, scratch)
+      dt.print(string.format(_("dtmask: mask attached as \"external raster mask dtmask\"; in any module choose "
+        .. "blending > raster mask > it. File: %s"), mask))
+    else
+      dt.print(string.format(_("dtmask: mask saved as %s. This darktable (Lua API %s) has no external raster "
+        .. "mask module: darktable 5.2 or newer can use it."), mask, dt.configuration.api_version_string))
+    end
+  end)
+  for _, f in ipairs(temp) do os.remove(f) end
+  job.valid = false
+  current = nil
+  if not ok then
+    dt.print(_("dtmask: ") .. tostring(err))
+    dt.print_error("dtmask: " .. tostring(err))
+  end
+  for _, fn in ipairs(M.listeners) do pcall(fn, M.last) end
+  return ok
+end
+
+--- the image the user means: the one in the darkroom, else the first hovered/selected one
+local function target_image()
+  if dt.gui.current_view() == dt.gui.views.darkroom then
+    local ok, img = pcall(dt.gui.views.darkroom.display_image)
+    if ok and img then return img end
+  end
+  local images = dt.gui.action_images
+  return images and images[1] or nil
+end
+
+local function in_background(fn)
+  if pcall(function() return dt.control.dispatch end) then
+    dt.control.dispatch(fn)
+  else
+    fn()
+  end
+end
+
+function M.action()
+  local image = target_image()
+  if not image then
+    dt.print(_("dtmask: open an image in the darkroom first"))
+    return
+  end
+  in_background(function() M.select_object(image) end)
+end
+
+-- user interface ---------------------------------------------------------------------------------------------
+
+local ui = { registered = false }
+
+local function fill_models()
+  local list = M.run_helper({ "models", "list", "--json" }, M.join(dt.configuration.tmp_dir, "dtmask-models"))
+  if type(list) ~= "table" then return end
+  if list.models then list = list.models end
+  local chosen = selected_model()
+  local index = 1
+  for i, m in ipairs(list) do
+    ui.models[i] = m.id
+    if m.id == chosen or (not chosen and m.default) then index = i end
+  end
+  ui.model_ids = list
+  if #list > 0 then ui.models.selected = index end
+end
+
+local function show_last(last)
+  if ui.last then
+    ui.last.label = last.mask ~= "" and string.format(_("last mask: %s (score %.2f)"),
+      last.mask:match("[^/\\]+$"), tonumber(last.score) or 0) or _("no mask yet")
+  end
+end
+
+local function build_ui()
+  ui.button = dt.new_widget("button") {
+    label = _("select object"),
+    tooltip = _("open the picker on this image and make a raster mask of the object you click"),
+    clicked_callback = function() M.action() end,
+  }
+  ui.models = dt.new_widget("combobox") {
+    label = _("model"),
+    tooltip = _("segmentation model (dtmask models list)"),
+    changed_callback = function(self)
+      if self.value and self.value ~= "" then dt.preferences.write(MODULE, "model", "string", self.value) end
+    end,
+    "",
+  }
+  ui.last = dt.new_widget("label") { label = _("no mask yet"), ellipsize = "middle" }
+  M.listeners[#M.listeners + 1] = show_last
+  dt.register_lib(MODULE, _("AI object mask"), true, false,
+    { [dt.gui.views.darkroom] = { "DT_UI_CONTAINER_PANEL_RIGHT_CENTER", 100 } },
+    dt.new_widget("box") { orientation = "vertical", ui.button, ui.models, ui.last },
+    nil, nil)
+  ui.registered = true
+  in_background(fill_models)
+end
+
+local function register_shortcut()
+  dt.register_event(MODULE, "shortcut", function() M.action() end, _("dtmask: select object"))
+end
+
+-- script_manager integration ---------------------------------------------------------------------------------
+
+local function destroy()
+  dt.destroy_event(MODULE, "shortcut")
+  dt.gui.libs[MODULE].visible = false
+end
+
+local function restart()
+  register_shortcut()
+  dt.gui.libs[MODULE].visible = true
+end
+
+local function show()
+  dt.gui.libs[MODULE].visible = true
+end
+
+-- start ------------------------------------------------------------------------------------------------------
+
+if du then
+  du.check_min_api_version(MIN_API, MODULE)
+elseif M.compare_versions(dt.configuration.api_version_string, MIN_API) < 0 then
+  dt.print(string.format("dtmask needs darktable 4.2 or newer (Lua API %s)", MIN_API))
+  error("dtmask: Lua API " .. MIN_API .. " or newer required", 0)
+end
+
+dt.preferences.register(MODULE, "mask_folder", "string", _("dtmask: mask folder"),
+  _("folder for masks; empty: dtmask/ below darktable's raster mask folder"), "")
+dt.preferences.register(MODULE, "helper", "file", _("dtmask: helper program"),
+  _("the dtmask program; empty: found on PATH or in ~/.local/bin"), "")
+
+if dt.gui and dt.gui.current_view and os.getenv("DTMASK_NO_UI") ~= "1" then
+  build_ui()
+end
+register_shortcut()
+
+local script_data = {}
+script_data.metadata = {
+  name = "dtmask",
+  purpose = _("AI object masks for the external raster mask module"),
+  author = "the dtmask authors",
+  help = "https://pypi.org/project/dtmask/",
+}
+script_data.destroy = destroy
+script_data.destroy_method = "hide"
+script_data.restart = restart
+script_data.show = show
+script_data.dtmask = M
+
+return script_data
