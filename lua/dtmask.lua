@@ -486,8 +486,9 @@ function M.select_object(image)
   job.valid = false
   current = nil
   if not ok then
-    dt.print(_("dtmask: ") .. tostring(err))
-    dt.print_error("dtmask: " .. tostring(err))
+    local message = tostring(err):gsub("^dtmask: ", "")
+    dt.print("dtmask: " .. message)
+    dt.print_error("dtmask: " .. message)
   end
   for _, fn in ipairs(M.listeners) do pcall(fn, M.last) end
   return ok
@@ -562,7 +563,8 @@ local function build_ui()
   ui.last = dt.new_widget("label") { label = _("no mask yet"), ellipsize = "middle" }
   M.listeners[#M.listeners + 1] = show_last
   dt.register_lib(MODULE, _("AI object mask"), true, false,
-    { [dt.gui.views.darkroom] = { "DT_UI_CONTAINER_PANEL_RIGHT_CENTER", 100 } },
+    { [dt.gui.views.lighttable] = { "DT_UI_CONTAINER_PANEL_RIGHT_CENTER", 100 },
+      [dt.gui.views.darkroom] = { "DT_UI_CONTAINER_PANEL_LEFT_CENTER", 100 } },
     dt.new_widget("box") { orientation = "vertical", ui.button, ui.models, ui.last },
     nil, nil)
   ui.registered = true

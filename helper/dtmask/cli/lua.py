@@ -6,29 +6,14 @@ codes and one JSON object on stdout.
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from .. import dtstyle, luainstall, orientation
-from ..errors import DtmaskError
 from ..imageio import read_image
-
-
-def _one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """DESIGN.md section 8: one line on stderr and the documented exit code, never a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DtmaskError as exc:
-            click.echo(f"dtmask: {exc}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
 
 
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
@@ -52,7 +37,6 @@ def path_cmd() -> None:
 
 @lua.command("install")
 @_config_option
-@_one_line_errors
 def install_cmd(config: Path | None) -> None:
     """Copy the script into darktable's lua folder and add its `require` line to luarc (idempotent)."""
     report = luainstall.install(config)
@@ -62,7 +46,6 @@ def install_cmd(config: Path | None) -> None:
 
 @lua.command("uninstall")
 @_config_option
-@_one_line_errors
 def uninstall_cmd(config: Path | None) -> None:
     """Remove the script and its `require` line (luarc is backed up first)."""
     for line in luainstall.uninstall(config):
@@ -73,7 +56,6 @@ def uninstall_cmd(config: Path | None) -> None:
 @click.argument("raster", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("display", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print {orientation, width, height} as JSON")
-@_one_line_errors
 def orientation_cmd(raster: Path, display: Path, as_json: bool) -> None:
     """Print the EXIF orientation (1..8) that turns the RASTER export into the DISPLAY export."""
     r = read_image(raster)
@@ -85,7 +67,6 @@ def orientation_cmd(raster: Path, display: Path, as_json: bool) -> None:
 @click.argument("history", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--tag", required=True, help="makes the style names unique, e.g. <image id>_<time>")
-@_one_line_errors
 def export_styles_cmd(history: Path | None, out_dir: Path, tag: str) -> None:
     """Write the raster-frame and display-probe styles made from a HISTORY .dtstyle; print them as JSON."""
     click.echo(json.dumps(dtstyle.write_export_styles(history, out_dir, tag)))
@@ -95,7 +76,6 @@ def export_styles_cmd(history: Path | None, out_dir: Path, tag: str) -> None:
 @click.argument("mask", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--exposure", type=float, default=None, help="also add an exposure of this many EV blended "
                                                            "through the mask (for testing)")
-@_one_line_errors
 def style_cmd(mask: Path, exposure: float | None) -> None:
     """Write <mask stem>.dtstyle that attaches MASK through darktable's rasterfile module; print it as JSON."""
     target, name = dtstyle.write_for_mask(mask, exposure)
