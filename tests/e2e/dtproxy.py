@@ -1,0 +1,63 @@
+"""Run `dtmask` on the host for a darktable that lives in the dt-sid chroot (which has no Python).
+
+Inside the chroot, DTMASK_HELPER points at a bash script that drops its arguments into a request folder under a
+shared /tmp path and waits; this host-side thread runs each request with the real helper and writes back stdout,
+stderr and the exit code (the code last, by rename, so the waiting script never reads a half-written answer).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+SHIM = """#!/bin/bash
+d=$(mktemp -d {root}/req.XXXXXX)
+printf '%s\\0' "$@" > "$d/args"
+touch "$d/ready"
+trap 'touch "$d/cancel"; exit 3' TERM
+while [ ! -f "$d/rc" ]; do sleep 0.05; done
+cat "$d/stdout"; cat "$d/stderr" >&2
+exit "$(cat "$d/rc")"
+"""
+
+
+class HelperProxy:
+    """Serve helper requests from `root` with `command` (a list, e.g. [python, helper_shim.py])."""
+
+    def __init__(self, root: Path, command: list[str], env: dict[str, str]):
+        self.root, self.command, self.env = root, command, env
+        root.mkdir(parents=True, exist_ok=True)
+        self.shim = root / "dtmask-proxy"
+        self.shim.write_text(SHIM.format(root=root))
+        self.shim.chmod(0o755)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.calls: list[list[str]] = []
+
+    def __enter__(self) -> "HelperProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            for ready in self.root.glob("req.*/ready"):
+                self._answer(ready.parent)
+            time.sleep(0.05)
+
+    def _answer(self, req: Path) -> None:
+        (req / "ready").unlink()
+        args = (req / "args").read_bytes().split(b"\0")[:-1]
+        argv = [a.decode() for a in args]
+        self.calls.append(argv)
+        proc = subprocess.run(self.command + argv, capture_output=True, env=self.env, timeout=300)
+        (req / "stdout").write_bytes(proc.stdout)
+        (req / "stderr").write_bytes(proc.stderr)
+        (req / "rc.tmp").write_text(str(proc.returncode))
+        os.replace(req / "rc.tmp", req / "rc")

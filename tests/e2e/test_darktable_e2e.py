@@ -1,0 +1,184 @@
+"""End-to-end: the real darktable runs lua/dtmask.lua on a photo edited with a rotation and a crop.
+
+- darktable 4.2.1 (Debian 12, host): the mask lands under the raster-mask root, in the sensor frame, with the object
+  where it is in the file; no rasterfile module, so nothing is attached.
+- darktable 5.4.1 (dt-sid chroot): the mask is attached through a generated style, and an export with exposure
+  +2 EV blended through it changes the image inside the object only.
+
+Both run darktable under Xvfb on a throwaway --configdir, with the script installed by `dtmask lua install` and the
+prompts given as a picker script in displayed-image coordinates. The helper runs on the host through HelperProxy
+(the chroot has no Python).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from dtmask import geometry
+from dtmask.imageio import read_pfm
+from dtmask.luainstall import install
+
+from .dtproxy import HelperProxy
+
+pytestmark = pytest.mark.darktable
+
+ROOT = Path(__file__).resolve().parents[2]
+DT_SID = ROOT.parent / "shared" / "darktable" / "dt-sid"
+SHIM = Path(__file__).with_name("helper_shim.py")
+W, H = 360, 240
+CENTER, RADIUS = (100, 70), 28
+TIMEOUT = 240
+
+
+def make_photo(folder: Path, flip_param: int) -> Path:
+    """A TIFF with a red disc at CENTER, and an XMP sidecar rotating (darktable flip) and cropping it."""
+    y, x = np.mgrid[0:H, 0:W]
+    img = np.zeros((H, W, 3), np.uint8)
+    img[..., 0] = 40 + 60 * x // W
+    img[..., 1] = 40 + 80 * y // H
+    img[..., 2] = 70
+    img[(x - CENTER[0]) ** 2 + (y - CENTER[1]) ** 2 < RADIUS ** 2] = (230, 40, 40)
+    photo = folder / "my photo 'ü'.tif"  # spaces, a quote and non-ASCII in the name
+    tifffile.imwrite(photo, img, photometric="rgb")
+    blend = "gz11eJxjYGBgkGAAgRNODGiAEV0AJ2iwh+CRyscOAAdeGQQ="
+    items = [("flip", 2, struct.pack("<i", flip_param)), ("crop", 1, struct.pack("<ffffii", .1, .1, .8, .9, 0, 0))]
+    lis = "".join(
+        f'<rdf:li darktable:num="{i}" darktable:operation="{op}" darktable:enabled="1" '
+        f'darktable:modversion="{v}" darktable:params="{p.hex()}" darktable:multi_name="" '
+        f'darktable:multi_priority="0" darktable:blendop_version="11" darktable:blendop_params="{blend}"/>'
+        for i, (op, v, p) in enumerate(items))
+    (folder / (photo.name + ".xmp")).write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:darktable="http://darktable.sf.net/" darktable:xmp_version="4"
+ darktable:raw_params="0" darktable:auto_presets_applied="1" darktable:history_end="2"
+ darktable:iop_order_version="2"><darktable:masks_history><rdf:Seq/></darktable:masks_history>
+<darktable:history><rdf:Seq>{lis}</rdf:Seq></darktable:history></rdf:Description></rdf:RDF></x:xmpmeta>
+""", encoding="utf-8")
+    return photo
+
+
+TEST_LUA = """
+local T = {{ image = {image}, before = {before}, after = {after}, result = {result} }}
+local dt = require "darktable"
+local s = package.loaded["dtmask/dtmask"]
+local out = {{}}
+local ok, err = pcall(function()
+  local img = dt.database.import(T.image)
+  local fmt = dt.new_format("tiff")
+  fmt.bpp = 16
+  fmt.max_width = 0
+  fmt.max_height = 0
+  fmt:write_image(img, T.before)
+  out.selected = s.dtmask.select_object(img)
+  out.mask = s.dtmask.last.mask
+  out.score = s.dtmask.last.score
+  fmt:write_image(img, T.after)
+  out.api = dt.configuration.api_version_string
+end)
+local f = io.open(T.result, "w")
+f:write(string.format("ok=%s\\nerr=%s\\nselected=%s\\nmask=%s\\napi=%s\\n", tostring(ok), tostring(err),
+  tostring(out.selected), tostring(out.mask), tostring(out.api)))
+f:close()
+os.exit(0)
+"""
+
+
+def lua_string(s: str | Path) -> str:
+    return json.dumps(str(s), ensure_ascii=False)
+
+
+def run_darktable(tmp: Path, with_model: Path, flip_param: int, in_chroot: bool,
+                  exposure: float | None = None) -> dict:
+    """Set up config, photo, prompts and proxy; run darktable once; return its report and paths."""
+    n_expected = {6: 8, 3: 3}[flip_param]  # darktable flip params -> EXIF orientation (seen in darktable)
+    photo = make_photo(tmp, flip_param)
+    cfg, masks, scratch = tmp / "config", tmp / "mask root", tmp / "dt-tmp"
+    for d in (cfg, masks, scratch):
+        d.mkdir()
+    install(cfg)
+    (cfg / "darktablerc").write_text(f"plugins/darkroom/segments/def_path={masks}\n", encoding="utf-8")
+    paths = {k: tmp / f"{k}.tif" for k in ("before", "after")}
+    paths["result"] = tmp / "result.txt"
+    with open(cfg / "luarc", "a", encoding="utf-8") as f:
+        f.write(TEST_LUA.format(image=lua_string(photo), **{k: lua_string(v) for k, v in paths.items()}))
+    u, v = geometry.file_to_display(*CENTER, n_expected, W, H)
+    script = tmp / "prompts.json"
+    script.write_text(json.dumps([{"point": [u, v]}]))
+    env = dict(os.environ, DTMASK_HOME=str(with_model))
+    with HelperProxy(tmp / "proxy", [sys.executable, str(SHIM)], env) as proxy:
+        dt_env = {"DTMASK_HELPER": str(proxy.shim), "DTMASK_PICK_SCRIPT": str(script), "TMPDIR": str(scratch)}
+        if exposure is not None:
+            dt_env["DTMASK_STYLE_EXPOSURE"] = str(exposure)
+        cmd = ["xvfb-run", "-a", "darktable", "--configdir", str(cfg), "--library", ":memory:", "-d", "lua"]
+        if in_chroot:
+            cmd = [str(DT_SID), "run", "env", *(f"{k}={v}" for k, v in dt_env.items()), *cmd]
+            run_env = None
+        else:
+            run_env = dict(os.environ, **dt_env)
+        proc = subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=TIMEOUT)
+        calls = proxy.calls
+    assert paths["result"].exists(), f"darktable did not finish the test script:\n{proc.stdout[-3000:]}"
+    report = dict(line.split("=", 1) for line in paths["result"].read_text().splitlines())
+    assert report["ok"] == "true" and report["selected"] == "true", (report, proc.stdout[-3000:])
+    pick = next(c for c in calls if c[0] == "pick")
+    assert pick[pick.index("--orientation") + 1] == str(n_expected)
+    return {"report": report, "masks": masks, "scratch": scratch, "photo": photo, "log": proc.stdout, **paths}
+
+
+def check_mask(run: dict) -> np.ndarray:
+    """The mask is a new file under <root>/dtmask/, in the file frame, covering the disc."""
+    mask_path = Path(run["report"]["mask"])
+    assert mask_path.parent == run["masks"] / "dtmask"
+    assert mask_path.name.startswith("my photo 'ü'_") and mask_path.suffix == ".pfm"
+    mask = read_pfm(mask_path) > 0.5
+    assert mask.shape == (H, W)
+    y, x = np.mgrid[0:H, 0:W]
+    disc = (x - CENTER[0]) ** 2 + (y - CENTER[1]) ** 2 < RADIUS ** 2
+    iou = (mask & disc).sum() / (mask | disc).sum()
+    assert iou > 0.85, iou
+    assert list(run["scratch"].iterdir()) == [], "temporary exports were left behind"
+    assert [p.name for p in mask_path.parent.iterdir()] == [mask_path.name], "the mask style was left behind"
+    assert sorted(p.name for p in run["photo"].parent.glob("*.xmp")) == [run["photo"].name + ".xmp"]
+    return mask
+
+
+@pytest.mark.skipif(shutil.which("darktable") is None or shutil.which("xvfb-run") is None,
+                    reason="darktable or xvfb-run is not installed (apt-get install darktable xvfb xauth)")
+def test_darktable_42_writes_mask_in_sensor_frame(tmp_path, with_model):
+    run = run_darktable(tmp_path, with_model, flip_param=6, in_chroot=False)
+    check_mask(run)
+    assert run["report"]["api"].startswith("9.0")
+
+
+def _sid_ready() -> bool:
+    root = subprocess.run(["bash", str(DT_SID), "root"], capture_output=True, text=True).stdout.strip()
+    return bool(root) and Path(root, ".ready").exists()
+
+
+@pytest.mark.skipif(not DT_SID.exists() or not _sid_ready(),
+                    reason="the darktable 5.4 chroot is not set up (../shared/darktable/dt-sid setup)")
+def test_darktable_54_attaches_mask(tmp_path, with_model):
+    run = run_darktable(tmp_path, with_model, flip_param=3, in_chroot=True, exposure=2.0)
+    check_mask(run)
+    assert run["report"]["api"].startswith("9.6"), run["report"]
+    before = tifffile.imread(run["before"]).astype(np.float64)
+    after = tifffile.imread(run["after"]).astype(np.float64)
+    assert before.shape == after.shape
+    # where the disc is in the exported (rotated, cropped) frame: the red pixels of the "before" export
+    red = (before[..., 0] - before[..., 1]) > 0.5 * (before[..., 0] - before[..., 1]).max()
+    changed = np.abs(after - before).max(axis=2) > 1000
+    inside = red.sum()
+    assert changed[red].mean() > 0.9, "the +2 EV did not reach the object"
+    from scipy import ndimage
+    near = ndimage.binary_dilation(red, iterations=4)
+    assert changed[~near].sum() == 0, f"{changed[~near].sum()} pixels changed outside the object ({inside} inside)"
