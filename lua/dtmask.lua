@@ -42,6 +42,12 @@ local function _(msgid)
   return ok and text or msgid
 end
 
+--- true when an API field exists: darktable raises an error for a missing field rather than returning nil
+function M.has(getter)
+  local ok, value = pcall(getter)
+  return ok and value ~= nil
+end
+
 -- versions ---------------------------------------------------------------------------------------------------
 
 --- compare "a.b.c" version strings: -1, 0 or 1
@@ -231,7 +237,7 @@ local function pref(name, kind) return dt.preferences.read(MODULE, name, kind) e
 
 --- a darktable (not Lua) preference: read("darktable", key) on newer APIs, else from darktablerc
 function M.darktable_pref(key)
-  if pcall(function() return dt.preferences.get_keys end) then
+  if M.has(function() return dt.preferences.get_keys end) then
     return dt.preferences.read("darktable", key, "string")
   end
   local rc = read_file(M.join(dt.configuration.config_dir, "darktablerc"))
@@ -253,8 +259,9 @@ function M.mask_folder()
   local root = M.darktable_pref("plugins/darkroom/segments/def_path")
   if root == nil or root == "" then
     root = M.join(M.join(home(), "Pictures"), "darktable masks")
-    local ok = pcall(dt.preferences.write, "darktable", "plugins/darkroom/segments/def_path", "string", root)
-    if ok and pcall(function() return dt.preferences.get_keys end) then
+    -- only APIs with get_keys write darktable's own keys; older ones would write "lua/darktable/..."
+    if M.has(function() return dt.preferences.get_keys end)
+        and pcall(dt.preferences.write, "darktable", "plugins/darkroom/segments/def_path", "string", root) then
       dt.print(string.format(_("dtmask: the raster mask folder was not set; using %s"), root))
     end
   end
@@ -505,7 +512,7 @@ local function target_image()
 end
 
 local function in_background(fn)
-  if pcall(function() return dt.control.dispatch end) then
+  if M.has(function() return dt.control.dispatch end) then
     dt.control.dispatch(fn)
   else
     fn()

@@ -1,0 +1,33 @@
+-- A stand-in for darktable's Lua API: just what lua/dtmask.lua touches when it loads, recording registrations.
+local fake = {
+  configuration = { api_version_string = os.getenv("FAKE_API") or "9.0.0",
+                    running_os = os.getenv("FAKE_OS") or "linux",
+                    tmp_dir = os.getenv("FAKE_TMP") or "/tmp", config_dir = os.getenv("FAKE_CONFIG") or "/tmp" },
+  registered = { events = {}, libs = {}, prefs = {} },
+  printed = {},
+  prefs = {},
+}
+fake.gettext = { gettext = function(s) return s end }
+function fake.print(s) fake.printed[#fake.printed + 1] = s end
+function fake.print_error(s) fake.printed[#fake.printed + 1] = s end
+function fake.print_log() end
+fake.preferences = {
+  register = function(script, name, kind, label) fake.registered.prefs[#fake.registered.prefs + 1] = name end,
+  read = function(script, name, kind) return fake.prefs[script .. "/" .. name] or "" end,
+  write = function(script, name, kind, value) fake.prefs[script .. "/" .. name] = value end,
+}
+function fake.register_event(name, kind, fn, label)
+  fake.registered.events[#fake.registered.events + 1] = { name = name, kind = kind, fn = fn, label = label }
+end
+function fake.destroy_event(name, kind) fake.registered.destroyed = name .. "/" .. kind end
+function fake.register_lib(name, label) fake.registered.libs[#fake.registered.libs + 1] = label end
+function fake.new_widget(kind)
+  return function(props) props.kind = kind return props end
+end
+fake.gui = {
+  views = { darkroom = { id = "darkroom" }, lighttable = { id = "lighttable" } },
+  libs = setmetatable({}, { __index = function(t, k) local v = { visible = true } rawset(t, k, v) return v end }),
+  current_view = function() return fake.gui.views.lighttable end,
+}
+fake.control = { dispatch = function(fn, ...) fn(...) end, execute = function() return 0 end }
+return fake

