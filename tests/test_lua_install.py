@@ -1,0 +1,70 @@
+"""`dtmask lua install / uninstall / path`: the packaged script goes into darktable's config, luarc loads it once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dtmask import luainstall
+from dtmask.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_packaged_script_is_the_repository_script():
+    assert Path(run("lua", "path").strip()).read_bytes() == (ROOT / "lua" / "dtmask.lua").read_bytes()
+
+
+def test_install_is_idempotent_and_backs_up(tmp_path: Path):
+    cfg = tmp_path / "dark table ü"
+    cfg.mkdir()
+    (cfg / "luarc").write_text('require "tools/script_manager"\n')
+    run("lua", "install", "--darktable-config", str(cfg))
+    script = cfg / "lua" / "dtmask" / "dtmask.lua"
+    assert script.read_bytes() == (ROOT / "lua" / "dtmask.lua").read_bytes()
+    assert (cfg / "luarc").read_text() == 'require "tools/script_manager"\nrequire "dtmask/dtmask"\n'
+    backups = list(cfg.glob("luarc.dtmask-backup-*"))
+    assert [b.read_text() for b in backups] == ['require "tools/script_manager"\n']
+    out = run("lua", "install", "--darktable-config", str(cfg))
+    assert "already loads dtmask" in out
+    assert (cfg / "luarc").read_text().count("dtmask/dtmask") == 1
+    assert len(list(cfg.glob("luarc.dtmask-backup-*"))) == 1
+
+
+def test_install_recognises_other_spellings(tmp_path: Path):
+    (tmp_path / "luarc").write_text("require('dtmask/dtmask')  -- AI masks\n")
+    luainstall.install(tmp_path)
+    assert (tmp_path / "luarc").read_text().count("dtmask/dtmask") == 1
+
+
+def test_install_into_new_config_and_uninstall(tmp_path: Path):
+    cfg = tmp_path / "new"
+    run("lua", "install", "--darktable-config", str(cfg))
+    assert (cfg / "luarc").read_text() == 'require "dtmask/dtmask"\n'
+    assert not list(cfg.glob("luarc.dtmask-backup-*"))
+    (cfg / "luarc").write_text('require "dtmask/dtmask"\nrequire "other"\n')
+    out = run("lua", "uninstall", "--darktable-config", str(cfg))
+    assert "removed" in out
+    assert (cfg / "luarc").read_text() == 'require "other"\n'
+    assert not (cfg / "lua" / "dtmask").exists()
+    assert "not installed" in run("lua", "uninstall", "--darktable-config", str(cfg))
+
+
+def test_default_config_folder(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert luainstall.darktable_config_dir() == tmp_path / "darktable"
+
+
+def test_style_command(tmp_path: Path):
+    mask = tmp_path / "m_1_t.pfm"
+    mask.write_bytes(b"Pf\n1 1\n-1.0\n\0\0\0\0")
+    out = json.loads(run("lua", "style", str(mask)))
+    assert out == {"style": str(tmp_path / "m_1_t.dtstyle"), "style_name": "dtmask m_1_t"}
