@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -36,6 +37,12 @@ def pixels_key(pixels: np.ndarray, model_sha256: str) -> str:
     return h.hexdigest()
 
 
+def _touch(path: Path) -> None:
+    """Mark an entry as just used (explicit nanoseconds: file-system clocks tick too coarsely for LRU)."""
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
+
+
 class EmbeddingCache:
     """A folder of ``<key>.npz`` files bounded to ``limit_mb`` megabytes."""
 
@@ -53,7 +60,7 @@ class EmbeddingCache:
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
-            os.utime(path)  # mark as recently used
+            _touch(path)
             return arrays or None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError):
             return None  # missing or corrupt: the caller re-encodes and put() rewrites it
@@ -66,6 +73,7 @@ class EmbeddingCache:
                 with os.fdopen(fd, "wb") as f:
                     np.savez(f, **arrays)
                 os.replace(tmp, self._path(key))
+                _touch(self._path(key))
             except BaseException:
                 os.unlink(tmp)
                 raise

@@ -7,6 +7,7 @@ folder, fsync, rename, so a crash or a full disk never leaves a partial file at 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import struct
 import tempfile
@@ -70,6 +71,7 @@ def read_image(path: str | os.PathLike) -> Image:
     """Read page 0 of a TIFF as grey or RGB; unsupported layouts and damaged files raise one-line errors."""
     import tifffile
 
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)  # its warnings would break our one-line errors
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"no such image file: {p}")
@@ -77,7 +79,7 @@ def read_image(path: str | os.PathLike) -> Image:
     try:
         with tifffile.TiffFile(p) as tif:
             if not tif.pages:
-                raise UsageError(f"{p.name} holds no image")
+                raise UsageError(f"cannot read {p.name} as a TIFF (no image in it)")
             page = tif.pages[0]
             if len(tif.pages) > 1:
                 notes.append(f"{p.name} has {len(tif.pages)} pages; using page 0")
@@ -262,7 +264,7 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
         for r0 in range(0, h, STRIP_ROWS):
             r1 = min(h, r0 + STRIP_ROWS)
             if rows is None:
-                strip = (np.clip(mask[r0:r1], 0, 1) * 65535 + 0.5).astype(">u2").view(np.uint8)
+                strip = (np.clip(mask[r0:r1], 0, 1) * 65535 + 0.5).astype(">u2", order="C").view(np.uint8)
             else:
                 strip = rows[r0:r1].reshape(r1 - r0, row_bytes)
             lines = np.zeros((r1 - r0, row_bytes + 1), dtype=np.uint8)  # filter byte 0 per row

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DtmaskError
+from .errors import DtmaskError, UsageError
 from .imageio import Image, mask_format_for, read_image, write_mask
 from .model import Model, Prompts, Result, load_model
 
@@ -59,7 +59,7 @@ def check_output(path: str, fmt: str | None) -> str:
     fmt = mask_format_for(path, fmt)
     folder = Path(path).parent if str(Path(path).parent) else Path(".")
     if not folder.is_dir():
-        raise DtmaskError(f"output folder does not exist: {folder}")
+        raise UsageError(f"output folder does not exist: {folder}")
     if not os.access(folder, os.W_OK):
         raise DtmaskError(f"output folder is not writable: {folder}")
     if Path(path).is_dir():

@@ -1,0 +1,45 @@
+import numpy as np
+
+from dtmask.cache import EmbeddingCache, pixels_key
+
+
+def test_round_trip_and_key(tmp_path):
+    cache = EmbeddingCache(tmp_path, limit_mb=10)
+    a = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    key = pixels_key(a, "model-sha")
+    assert key != pixels_key(a, "other-model")
+    b = a.copy()
+    b[0, 0, 0] += 1
+    assert key != pixels_key(b, "model-sha")
+    assert cache.get(key) is None
+    cache.put(key, {"emb": np.ones((1, 4), np.float32)})
+    assert np.array_equal(cache.get(key)["emb"], np.ones((1, 4)))
+
+
+def test_corrupt_entry_is_ignored_and_rewritten(tmp_path):
+    cache = EmbeddingCache(tmp_path, limit_mb=10)
+    (tmp_path / "k.npz").write_bytes(b"garbage")
+    assert cache.get("k") is None
+    cache.put("k", {"emb": np.zeros(3, np.float32)})
+    assert cache.get("k")["emb"].shape == (3,)
+    (tmp_path / "k.npz").write_bytes((tmp_path / "k.npz").read_bytes()[:40])  # truncated
+    assert cache.get("k") is None
+
+
+def test_lru_eviction(tmp_path):
+    cache = EmbeddingCache(tmp_path, limit_mb=2.5)  # room for two 1 MB entries
+    blob = {"emb": np.zeros(250_000, np.float32)}
+    cache.put("a", blob)
+    cache.put("b", blob)
+    assert cache.get("a") is not None  # a is now the most recently used
+    cache.put("c", blob)
+    assert cache.get("b") is None
+    assert cache.get("a") is not None and cache.get("c") is not None
+
+
+def test_unwritable_cache_does_not_fail(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cache = EmbeddingCache(blocker / "sub", limit_mb=1)
+    cache.put("k", {"emb": np.zeros(2)})  # silently skipped
+    assert cache.get("k") is None

@@ -1,0 +1,140 @@
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import tifffile
+
+from dtmask.errors import DtmaskError, UsageError
+from dtmask.imageio import from_array, read_image, read_mask, to_model_frame, write_mask
+
+
+def test_pfm_bytes_are_what_darktable_reads(tmp_path):
+    mask = np.array([[0.0, 0.25, 0.5], [0.75, 1.0, 0.125]], np.float32)  # top row first
+    path = tmp_path / "m.pfm"
+    write_mask(path, mask)
+    data = path.read_bytes()
+    header = b"Pf\n3 2\n-1.0\n"
+    assert data.startswith(header)
+    body = np.frombuffer(data[len(header):], "<f4")
+    # rows bottom-to-top, little-endian
+    assert body.tolist() == [0.75, 1.0, 0.125, 0.0, 0.25, 0.5]
+    assert np.array_equal(read_mask(path), mask)
+
+
+def test_png_is_16_bit_grey_with_rows_top_first(tmp_path):
+    mask = np.array([[0.0, 1.0], [0.5, 0.25]], np.float32)
+    path = tmp_path / "m.png"
+    write_mask(path, mask)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h, depth, colour = struct.unpack(">IIBB", data[16:26])
+    assert (w, h, depth, colour) == (2, 2, 16, 0)
+    idat_len = struct.unpack(">I", data[33:37])[0]
+    raw = zlib.decompress(data[41:41 + idat_len])
+    assert raw == bytes([0, 0, 0, 255, 255, 0, 128, 0, 64, 0])
+    np.testing.assert_allclose(read_mask(path), mask, atol=1 / 65535)
+
+
+def test_mask_round_trip_large_odd(tmp_path):
+    rng = np.random.default_rng(0)
+    mask = rng.random((1031, 517)).astype(np.float32)
+    for ext in ("pfm", "png"):
+        write_mask(tmp_path / f"m.{ext}", mask)
+        np.testing.assert_allclose(read_mask(tmp_path / f"m.{ext}"), mask, atol=1 / 65535)
+
+
+def test_write_leaves_no_temp_files(tmp_path):
+    write_mask(tmp_path / "m.pfm", np.zeros((4, 4), np.float32))
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pfm"]
+
+
+def test_unwritable_folder(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        write_mask(tmp_path / "nope" / "m.pfm", np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize("dtype,white", [(np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0)])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_tiff_layouts(tmp_path, dtype, white, channels, compression):
+    rng = np.random.default_rng(1)
+    shape = (37, 53) if channels == 1 else (37, 53, channels)
+    data = (rng.random(shape) * white).astype(dtype)
+    path = tmp_path / "in.tif"
+    tifffile.imwrite(path, data, compression=compression,
+                     photometric="minisblack" if channels == 1 else "rgb")
+    img = read_image(path)
+    assert (img.width, img.height) == (53, 37)
+    assert img.pixels.shape[2] == (1 if channels == 1 else 3)
+    expected = data if channels != 1 else data[..., None]
+    assert np.array_equal(img.pixels, expected[..., :3])
+
+
+def test_model_frame_is_area_average():
+    a = np.zeros((4, 8), np.uint8)
+    a[:, 4:] = 255
+    out = to_model_frame(from_array(a), target=2)
+    assert out.shape == (1, 2, 3)
+    assert out[0, :, 0].tolist() == [0.0, 255.0]
+    # 16-bit and 8-bit of the same picture land on the same 0..255 scale
+    b = to_model_frame(from_array(a.astype(np.uint16) * 257), target=2)
+    np.testing.assert_allclose(b, out, atol=1e-3)
+
+
+def test_model_frame_large_uses_block_then_exact_area():
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 65535, (2000, 3001, 3), dtype=np.uint16)
+    out = to_model_frame(from_array(a))
+    assert out.shape == (682, 1024, 3)
+    assert abs(out.mean() - a.mean() / 257) < 0.5
+
+
+def test_multipage_uses_page_zero(tmp_path):
+    path = tmp_path / "pages.tif"
+    with tifffile.TiffWriter(path) as tw:
+        tw.write(np.full((8, 8, 3), 10, np.uint8), photometric="rgb")
+        tw.write(np.full((8, 8, 3), 200, np.uint8), photometric="rgb")
+    img = read_image(path)
+    assert img.pixels.max() == 10
+    assert "page 0" in img.notes[0]
+
+
+def test_cmyk_is_refused(tmp_path):
+    path = tmp_path / "cmyk.tif"
+    tifffile.imwrite(path, np.zeros((8, 8, 4), np.uint8), photometric="separated")
+    with pytest.raises(UsageError, match="unsupported colour layout SEPARATED"):
+        read_image(path)
+
+
+def test_palette_is_refused(tmp_path):
+    path = tmp_path / "pal.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8), photometric="palette",
+                     colormap=np.zeros((3, 256), np.uint16))
+    with pytest.raises(UsageError, match="PALETTE"):
+        read_image(path)
+
+
+def test_truncated_and_corrupt(tmp_path):
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, np.zeros((300, 300, 3), np.uint8))
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(UsageError, match="cannot read cut.tif"):
+        read_image(cut)
+    junk = tmp_path / "junk.tif"
+    junk.write_bytes(b"this is not a tiff at all")
+    with pytest.raises(UsageError, match="cannot read junk.tif"):
+        read_image(junk)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UsageError, match="no such image file"):
+        read_image(tmp_path / "nope.tif")
+
+
+def test_read_mask_rejects_other_files(tmp_path):
+    p = tmp_path / "x.pfm"
+    p.write_bytes(b"P6\n1 1\n255\n\0\0\0")
+    with pytest.raises(DtmaskError):
+        read_mask(p)

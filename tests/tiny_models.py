@@ -1,0 +1,154 @@
+"""Tiny synthetic ONNX models with each family's real tensor names and shapes, and outputs we control.
+
+Every decoder draws a known square (from a 64 x 64 pattern, resized) so a test can check the whole path:
+names, shapes, best-mask choice, logits vs probabilities, and geometry back to the file frame.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+SQUARE = (16, 16, 40, 32)  # x0, y0, x1, y1 of the object in the 64 x 64 pattern (model frame / 16)
+
+
+def _pattern() -> np.ndarray:
+    p = np.full((1, 1, 64, 64), -8.0, np.float32)
+    x0, y0, x1, y1 = SQUARE
+    p[:, :, y0:y1, x0:x1] = 8.0
+    return p
+
+
+def _save(graph, path: Path) -> Path:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def _pooled_features(name_in: str, out: str, channels: int, kernel: int, nodes: list, inits: list) -> None:
+    """out = the input image average-pooled by ``kernel`` and tiled to ``channels`` channels."""
+    pooled, tiled = f"{out}_pool", f"{out}_tile"
+    reps = -(-channels // 3)
+    inits += [numpy_helper.from_array(np.array([1, reps, 1, 1], np.int64), f"{out}_reps"),
+              numpy_helper.from_array(np.array([0], np.int64), f"{out}_s"),
+              numpy_helper.from_array(np.array([channels], np.int64), f"{out}_e"),
+              numpy_helper.from_array(np.array([1], np.int64), f"{out}_ax")]
+    nodes += [helper.make_node("AveragePool", [name_in], [pooled], kernel_shape=[kernel, kernel],
+                               strides=[kernel, kernel]),
+              helper.make_node("Tile", [pooled, f"{out}_reps"], [tiled]),
+              helper.make_node("Slice", [tiled, f"{out}_s", f"{out}_e", f"{out}_ax"], [out])]
+
+
+def _pattern_nodes(size: int, out: str, nodes: list, inits: list, sigmoid: bool = False) -> None:
+    """out = the square pattern resized (nearest) to size x size."""
+    scale = size / 64
+    inits += [numpy_helper.from_array(_pattern(), "pattern"),
+              numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "pattern_scales")]
+    resized = f"{out}_raw" if sigmoid else out
+    nodes.append(helper.make_node("Resize", ["pattern", "", "pattern_scales"], [resized], mode="nearest"))
+    if sigmoid:
+        nodes.append(helper.make_node("Sigmoid", [resized], [out]))
+
+
+def _consume(names: list[str], into: str, out: str, nodes: list) -> None:
+    """out = into + 0 * sum(inputs): keeps every declared input in use, as a real decoder does."""
+    acc = into
+    for i, name in enumerate(names):
+        r, z, s = f"c{i}_sum", f"c{i}_zero", f"c{i}_acc"
+        nodes += [helper.make_node("ReduceSum", [name], [r], keepdims=0),
+                  helper.make_node("Mul", [r, "zero"], [z]),
+                  helper.make_node("Add", [acc, z], [s])]
+        acc = s
+    nodes.append(helper.make_node("Identity", [acc], [out]))
+
+
+def _f(name: str, shape: list) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def sam2_pair(folder: Path) -> tuple[Path, Path]:
+    """SAM 2.1 encoder + decoder as samexporter / darktable-ai name them. Mask 1 of 3 is the square."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nodes, inits = [], []
+    _pooled_features("image", "high_res_feats_0", 32, 4, nodes, inits)
+    _pooled_features("image", "high_res_feats_1", 64, 8, nodes, inits)
+    _pooled_features("image", "image_embed", 256, 16, nodes, inits)
+    enc = helper.make_graph(nodes, "sam2_encoder", [_f("image", [1, 3, 1024, 1024])],
+                            [_f("high_res_feats_0", [1, 32, 256, 256]), _f("high_res_feats_1", [1, 64, 128, 128]),
+                             _f("image_embed", [1, 256, 64, 64])], inits)
+    nodes, inits = [], [numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+                        numpy_helper.from_array(np.array([[0.2, 0.9, 0.4]], np.float32), "ious")]
+    _pattern_nodes(256, "square", nodes, inits)
+    nodes += [helper.make_node("Neg", ["square"], ["inverse"]),
+              helper.make_node("Concat", ["inverse", "square", "inverse"], ["stack"], axis=1)]
+    inputs = ["image_embed", "high_res_feats_0", "high_res_feats_1", "point_coords", "point_labels", "mask_input",
+              "has_mask_input"]
+    _consume(inputs, "stack", "masks", nodes)
+    nodes.append(helper.make_node("Identity", ["ious"], ["iou_predictions"]))
+    dec = helper.make_graph(
+        nodes, "sam2_decoder",
+        [_f("image_embed", [1, 256, 64, 64]), _f("high_res_feats_0", [1, 32, 256, 256]),
+         _f("high_res_feats_1", [1, 64, 128, 128]), _f("point_coords", [1, "n", 2]), _f("point_labels", [1, "n"]),
+         _f("mask_input", [1, 1, 256, 256]), _f("has_mask_input", [1])],
+        [_f("masks", [1, 3, 256, 256]), _f("iou_predictions", [1, 3])], inits)
+    return _save(enc, folder / "encoder.onnx"), _save(dec, folder / "decoder.onnx")
+
+
+def segnext_pair(folder: Path, probabilities: bool) -> tuple[Path, Path]:
+    """SegNext encoder + decoder; the decoder's ``mask`` is the square as logits or as probabilities."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nodes, inits = [], []
+    _pooled_features("image", "image_feats", 768, 16, nodes, inits)
+    enc = helper.make_graph(nodes, "segnext_encoder", [_f("image", [1, 3, 1024, 1024])],
+                            [_f("image_feats", [1, 768, 64, 64])], inits)
+    nodes, inits = [], [numpy_helper.from_array(np.zeros((), np.float32), "zero")]
+    _pattern_nodes(1024, "square", nodes, inits, sigmoid=probabilities)
+    _consume(["image_feats", "point_coords", "point_labels", "prev_mask"], "square", "mask", nodes)
+    dec = helper.make_graph(
+        nodes, "segnext_decoder",
+        [_f("image_feats", [1, 768, 64, 64]), _f("point_coords", [1, "n", 2]), _f("point_labels", [1, "n"]),
+         _f("prev_mask", [1, 1, 1024, 1024])],
+        [_f("mask", [1, 1, 1024, 1024])], inits)
+    return _save(enc, folder / "encoder.onnx"), _save(dec, folder / "decoder.onnx")
+
+
+def darktable_model(folder: Path, model_id: str, arch: str = "sam2", probabilities: bool = False) -> Path:
+    """A model folder laid out as darktable 5.6 installs it: config.json + encoder.onnx + decoder.onnx."""
+    if arch == "sam2":
+        sam2_pair(folder)
+    else:
+        segnext_pair(folder, probabilities)
+    config = {"id": model_id, "name": f"tiny {arch}", "description": "test model", "task": "mask", "arch": arch,
+              "backend": "onnx", "version": "1.0", "model_card": {"license": "Apache-2.0", "source": "tests"}}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def dtmodel_file(path: Path, model_id: str, arch: str = "sam2") -> Path:
+    """A darktable release asset: a deflate zip with <id>/config.json, encoder.onnx, decoder.onnx."""
+    src = darktable_model(path.parent / f"{model_id}-src", model_id, arch)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("config.json", "encoder.onnx", "decoder.onnx"):
+            zf.write(src / name, f"{model_id}/{name}")
+    return path
+
+
+def assert_square_mask(mask: np.ndarray) -> None:
+    """The mask is the tiny decoders' square scaled back to the file frame, up to the one-pixel edge ring
+    where a pixel centre sits on the square's edge."""
+    height, width = mask.shape
+    scale = 1024 / max(width, height)
+    x0, y0, x1, y1 = (v * 16 / scale for v in SQUARE)
+    yy, xx = np.mgrid[:height, :width] + 0.5
+    inside = (xx > x0 + 1) & (xx < x1 - 1) & (yy > y0 + 1) & (yy < y1 - 1)
+    outside = (xx < x0 - 1) | (xx > x1 + 1) | (yy < y0 - 1) | (yy > y1 + 1)
+    got = mask > 0.5
+    assert got[inside].all(), "pixels inside the square are missing"
+    assert not got[outside].any(), "pixels outside the square are selected"
