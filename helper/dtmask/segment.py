@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DtmaskError, UsageError
-from .imageio import Image, mask_format_for, read_image, write_mask
+from .imageio import Image, mask_format_for, read_image, write_mask, write_png
 from .model import Model, Prompts, Result, load_model
+from .overlay import overlay
 
 
 @dataclass
@@ -28,6 +29,7 @@ class SegmentJob:
     feather: float = 0.0
     device: str = "auto"
     use_cache: bool = True
+    overlay: str | None = None  # also write a PNG picture of the mask over the photo here
 
     def prompts_for(self, image: Image) -> Prompts:
         if self.relative:
@@ -72,6 +74,8 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     times: dict[str, float] = {}
     start = time.perf_counter()
     fmt = check_output(job.output, job.fmt)
+    if job.overlay:
+        check_output(job.overlay, "png")
 
     def lap(name: str, since: float) -> float:
         now = time.perf_counter()
@@ -93,6 +97,8 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     mask = result.mask(invert=job.invert, feather_px=job.feather)
     t = lap("refine", t)
     write_mask(job.output, mask, fmt)
+    if job.overlay:
+        write_png(job.overlay, overlay(image, mask))
     lap("write", t)
     times["total"] = time.perf_counter() - start
     notes = list(image.notes) + ([model.notice] if model.notice else [])

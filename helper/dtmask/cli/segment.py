@@ -28,11 +28,13 @@ DEVICES = ("auto", "cpu", "cuda", "coreml", "dml")
               help="Soften the mask edge by about PX pixels.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="Where to run the model; falls back to the CPU with a notice.")
+@click.option("--overlay", type=click.Path(dir_okay=False), metavar="PNG",
+              help="Also write a picture of the mask over the photo, to check it by eye.")
 @click.option("--no-cache", is_flag=True, help="Do not use or store the cached image embedding.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: output, size, model, score, prompts, timings.")
-def segment(image, output, points, negatives, box, relative, model_id, fmt, invert, feather, device, no_cache,
-            as_json):
+def segment(image, output, points, negatives, box, relative, model_id, fmt, invert, feather, device, overlay,
+            no_cache, as_json):
     """Write the mask of the object under the prompts in IMAGE (a TIFF).
 
     The mask has the TIFF's width and height and lies in its pixel frame, 1.0 on the object.
@@ -46,7 +48,7 @@ def segment(image, output, points, negatives, box, relative, model_id, fmt, inve
     """
     job = pipeline.SegmentJob(image=image, output=output, points=list(points), negatives=list(negatives),
                               box=box, relative=relative, model=model_id, fmt=fmt, invert=invert,
-                              feather=feather, device=device, use_cache=not no_cache)
+                              feather=feather, device=device, use_cache=not no_cache, overlay=overlay)
     report = pipeline.run(job)
     for note in report.notes:
         say(note)
