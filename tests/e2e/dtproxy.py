@@ -8,6 +8,7 @@ stderr and the exit code (the code last, by rename, so the waiting script never 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -56,7 +57,9 @@ class HelperProxy:
         args = (req / "args").read_bytes().split(b"\0")[:-1]
         argv = [a.decode() for a in args]
         self.calls.append(argv)
-        proc = subprocess.run(self.command + argv, capture_output=True, env=self.env, timeout=300)
+        # the picker opens a window even when scripted: give it a display of its own
+        display = ["xvfb-run", "-a"] if argv[:1] == ["pick"] and shutil.which("xvfb-run") else []
+        proc = subprocess.run(display + self.command + argv, capture_output=True, env=self.env, timeout=300)
         (req / "stdout").write_bytes(proc.stdout)
         (req / "stderr").write_bytes(proc.stderr)
         (req / "rc.tmp").write_text(str(proc.returncode))

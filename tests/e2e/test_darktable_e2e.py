@@ -128,6 +128,7 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int, in_chroot: bool,
         proc = subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=TIMEOUT)
         calls = proxy.calls
     assert paths["result"].exists(), f"darktable did not finish the test script:\n{proc.stdout[-3000:]}"
+    assert "LUA ERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
     report = dict(line.split("=", 1) for line in paths["result"].read_text().splitlines())
     assert report["ok"] == "true" and report["selected"] == "true", (report, proc.stdout[-3000:])
     pick = next(c for c in calls if c[0] == "pick")
