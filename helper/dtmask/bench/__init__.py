@@ -1,0 +1,1 @@
+"""Benchmarks: speed (the performance budget) and quality (the interactive-segmentation protocol)."""
