@@ -40,8 +40,9 @@ CENTER, RADIUS = (100, 70), 28
 TIMEOUT = 240
 
 
-def make_photo(folder: Path, flip_param: int) -> Path:
-    """A TIFF with a red disc at CENTER, and an XMP sidecar rotating (darktable flip) and cropping it."""
+def make_photo(folder: Path, flip_param: int | None, exif: int = 1) -> Path:
+    """A TIFF with a red disc at CENTER and EXIF orientation `exif`; with `flip_param`, an XMP sidecar that
+    rotates it (darktable's flip module) and crops it, else no sidecar: a never-edited photo."""
     y, x = np.mgrid[0:H, 0:W]
     img = np.zeros((H, W, 3), np.uint8)
     img[..., 0] = 40 + 60 * x // W
@@ -49,7 +50,9 @@ def make_photo(folder: Path, flip_param: int) -> Path:
     img[..., 2] = 70
     img[(x - CENTER[0]) ** 2 + (y - CENTER[1]) ** 2 < RADIUS ** 2] = (230, 40, 40)
     photo = folder / "my photo 'ü'.tif"  # spaces, a quote and non-ASCII in the name
-    tifffile.imwrite(photo, img, photometric="rgb")
+    tifffile.imwrite(photo, img, photometric="rgb", extratags=[(274, "H", 1, exif, True)])
+    if flip_param is None:
+        return photo
     blend = "gz11eJxjYGBgkGAAgRNODGiAEV0AJ2iwh+CRyscOAAdeGQQ="
     items = [("flip", 2, struct.pack("<i", flip_param)), ("crop", 1, struct.pack("<ffffii", .1, .1, .8, .9, 0, 0))]
     lis = "".join(
@@ -97,11 +100,12 @@ def lua_string(s: str | Path) -> str:
     return json.dumps(str(s), ensure_ascii=False)
 
 
-def run_darktable(tmp: Path, with_model: Path, flip_param: int, in_chroot: bool,
-                  exposure: float | None = None) -> dict:
+def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot: bool,
+                  exposure: float | None = None, exif: int = 1) -> dict:
     """Set up config, photo, prompts and proxy; run darktable once; return its report and paths."""
-    n_expected = {6: 8, 3: 3}[flip_param]  # darktable flip params -> EXIF orientation (seen in darktable)
-    photo = make_photo(tmp, flip_param)
+    # darktable flip params -> the EXIF orientation darktable shows (checked on its exports)
+    n_expected = {6: 8, 3: 3, None: exif}[flip_param]
+    photo = make_photo(tmp, flip_param, exif)
     cfg, masks, scratch = tmp / "config", tmp / "mask root", tmp / "dt-tmp"
     for d in (cfg, masks, scratch):
         d.mkdir()
@@ -149,14 +153,16 @@ def check_mask(run: dict) -> np.ndarray:
     assert iou > 0.85, iou
     assert list(run["scratch"].iterdir()) == [], "temporary exports were left behind"
     assert [p.name for p in mask_path.parent.iterdir()] == [mask_path.name], "the mask style was left behind"
-    assert sorted(p.name for p in run["photo"].parent.glob("*.xmp")) == [run["photo"].name + ".xmp"]
+    sidecars = [p.name for p in run["photo"].parent.glob("*.xmp")]
+    assert all(name == run["photo"].name + ".xmp" for name in sidecars), sidecars
     return mask
 
 
 @pytest.mark.skipif(shutil.which("darktable") is None or shutil.which("xvfb-run") is None,
                     reason="darktable or xvfb-run is not installed (apt-get install darktable xvfb xauth)")
-def test_darktable_42_writes_mask_in_sensor_frame(tmp_path, with_model):
-    run = run_darktable(tmp_path, with_model, flip_param=6, in_chroot=False)
+@pytest.mark.parametrize("flip_param, exif", [(6, 1), (None, 6)], ids=["edited-rotated-cropped", "exif-rotated"])
+def test_darktable_42_writes_mask_in_sensor_frame(tmp_path, with_model, flip_param, exif):
+    run = run_darktable(tmp_path, with_model, flip_param=flip_param, in_chroot=False, exif=exif)
     check_mask(run)
     assert run["report"]["api"].startswith("9.0")
 
