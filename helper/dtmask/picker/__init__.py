@@ -1,0 +1,90 @@
+"""``dtmask pick``: the interactive object picker (a tkinter window), from image file to mask file.
+
+Modules, one concern each: ``state`` (undoable selection), ``session`` (display -> file frame, decoding),
+``viewport`` (zoom and pan), ``render`` (canvas pixels), ``script`` (``--script`` files), ``window`` (tkinter).
+Importing this package does not import tkinter: :func:`run` checks for it and says what to install.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DtmaskError
+from ..imageio import read_image, write_mask
+from ..model import load_model
+from ..segment import SegmentReport, check_output
+from .script import Step
+
+NO_TK = ("the picker needs tkinter, which this Python lacks: install it (Debian/Ubuntu: apt install python3-tk; "
+         "Fedora: dnf install python3-tkinter; macOS Homebrew: brew install python-tk), or use "
+         "`dtmask segment IMAGE --point X,Y -o MASK` instead")
+
+
+@dataclass
+class PickJob:
+    image: str
+    output: str
+    orientation: int = 1
+    model: str | None = None
+    device: str = "auto"
+    fmt: str | None = None
+    feather: float = 0.0
+    script: list[Step] | None = None
+
+
+def require_tk() -> None:
+    """Fail with what to install when this Python has no tkinter (e.g. Debian's python3 without python3-tk)."""
+    try:
+        import tkinter  # noqa: F401
+    except ImportError:
+        raise DtmaskError(NO_TK) from None
+
+
+def run(job: PickJob) -> tuple[SegmentReport, dict]:
+    """Open the picker on the image; on Apply write the mask and return the report plus picker-only fields.
+
+    Raises Cancelled (exit 3) when the user closes the window or presses Esc: nothing is written then.
+    """
+    require_tk()
+    import tkinter
+
+    from .session import PickSession
+    from .window import PickerWindow
+
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    fmt = check_output(job.output, job.fmt)
+    image = read_image(job.image)
+    times["read"] = time.perf_counter() - start
+    t = time.perf_counter()
+    model = load_model(job.model, job.device)
+    times["load"] = time.perf_counter() - t
+    session = PickSession(model, image, job.orientation)
+    try:
+        window = PickerWindow(session, job.script)
+    except tkinter.TclError as exc:
+        raise DtmaskError(f"cannot open the picker window ({exc}); without a display use `dtmask segment`") from None
+    window.run()
+    times["encode"] = session.encode_seconds
+    t = time.perf_counter()
+    mask = session.final_mask(job.feather)
+    times["refine"] = time.perf_counter() - t
+    t = time.perf_counter()
+    write_mask(job.output, mask, fmt)
+    times["write"] = time.perf_counter() - t
+    times["total"] = time.perf_counter() - start
+    if window.click_seconds:
+        times["click_median"] = statistics.median(window.click_seconds)
+        times["click_max"] = max(window.click_seconds)
+    if session.decode_seconds:
+        times["decode_median"] = statistics.median(session.decode_seconds)
+    selection = session.history.selection
+    report = SegmentReport(output=str(Path(job.output).resolve()), width=image.width, height=image.height,
+                           model=model.id, score=session.result.score, cached=session.embedding.cached,
+                           prompts=selection.prompts().as_json(), timings=times,
+                           notes=list(image.notes) + ([model.notice] if model.notice else []))
+    extra = {"orientation": job.orientation, "invert": selection.invert, "clicks": len(window.click_seconds)}
+    return report, extra

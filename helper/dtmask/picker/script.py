@@ -1,0 +1,58 @@
+"""``--script FILE``: prompts replayed through the picker window, for automation and end-to-end tests.
+
+The file is a JSON list of steps in displayed-image pixels (what the window shows, after ``--orientation``):
+
+    [{"point": [u, v]}, {"negative": [u, v]}, {"box": [u0, v0, u1, v1]},
+     {"undo": true}, {"redo": true}, {"invert": true}, {"reset": true}, {"apply": true} | {"cancel": true}]
+
+A script that does not end with apply or cancel applies after its last step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import UsageError
+
+Step = tuple[str, tuple[float, ...]]
+
+ARITY = {"point": 2, "negative": 2, "box": 4, "undo": 0, "redo": 0, "invert": 0, "reset": 0, "apply": 0,
+         "cancel": 0}
+ENDINGS = ("apply", "cancel")
+
+
+def load_script(path: str | Path) -> list[Step]:
+    """Read and check a script before any window opens; errors name the step."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read the script {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"the script {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise UsageError(f"the script {path} must be a JSON list of steps")
+    steps = [_step(item, i) for i, item in enumerate(data, 1)]
+    for i, (action, _) in enumerate(steps[:-1], 1):
+        if action in ENDINGS:
+            raise UsageError(f"script step {i}: '{action}' must be the last step")
+    if not steps or steps[-1][0] not in ENDINGS:
+        steps.append(("apply", ()))
+    return steps
+
+
+def _step(item: object, index: int) -> Step:
+    if not isinstance(item, dict) or len(item) != 1:
+        raise UsageError(f"script step {index}: expected one object with one key, e.g. {{\"point\": [u, v]}}")
+    (action, value), = item.items()
+    if action not in ARITY:
+        raise UsageError(f"script step {index}: unknown action '{action}' (known: {', '.join(ARITY)})")
+    count = ARITY[action]
+    if count == 0:
+        if value is not True:
+            raise UsageError(f"script step {index}: write {{\"{action}\": true}}")
+        return action, ()
+    if (not isinstance(value, list) or len(value) != count
+            or not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in value)):
+        raise UsageError(f"script step {index}: '{action}' takes a list of {count} numbers")
+    return action, tuple(float(n) for n in value)

@@ -1,0 +1,101 @@
+"""The picker's undoable state: what the user asked for (in file-frame pixels) and the mask answered for it.
+
+Kept free of windows and models so undo / redo / reset / invert can be tested on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..model import Point, Prompts, Result
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Clicks, box and invert flag in file-frame pixels; immutable so history entries can share them."""
+
+    points: tuple[Point, ...] = ()
+    negatives: tuple[Point, ...] = ()
+    box: Box | None = None
+    invert: bool = False
+
+    @property
+    def has_foreground(self) -> bool:
+        """Negative clicks alone select nothing: the decoder needs a + click or a box."""
+        return bool(self.points) or self.box is not None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.points or self.negatives or self.box is not None)
+
+    def prompts(self) -> Prompts:
+        return Prompts(points=list(self.points), negatives=list(self.negatives), box=self.box)
+
+    def with_click(self, point: Point, positive: bool) -> "Selection":
+        if positive:
+            return replace(self, points=self.points + (point,))
+        return replace(self, negatives=self.negatives + (point,))
+
+
+@dataclass
+class Entry:
+    """One step of the history. ``basis`` is the mask the step refined (fed back to the decoder as ``previous``);
+    ``result`` is filled in once decoded, so undo and redo restore a mask without decoding again."""
+
+    selection: Selection
+    basis: Result | None = None
+    result: Result | None = None
+
+
+class History:
+    """A linear undo / redo list of selections; a new step after an undo drops the steps that were undone."""
+
+    def __init__(self) -> None:
+        self._entries = [Entry(Selection())]
+        self._index = 0
+
+    @property
+    def current(self) -> Entry:
+        return self._entries[self._index]
+
+    @property
+    def selection(self) -> Selection:
+        return self.current.selection
+
+    def push(self, selection: Selection, keep_result: bool = False) -> Entry:
+        """Add a step; ``keep_result`` for steps that do not change the prompts (invert) and reuse the mask."""
+        before = self.current
+        entry = Entry(selection, basis=before.result)
+        if keep_result:
+            entry.basis, entry.result = before.basis, before.result
+        del self._entries[self._index + 1:]
+        self._entries.append(entry)
+        self._index += 1
+        return entry
+
+    def click(self, point: Point, positive: bool) -> Entry:
+        return self.push(self.selection.with_click(point, positive))
+
+    def set_box(self, box: Box) -> Entry:
+        return self.push(replace(self.selection, box=box))
+
+    def invert(self) -> Entry:
+        return self.push(replace(self.selection, invert=not self.selection.invert), keep_result=True)
+
+    def reset(self) -> Entry:
+        """Start over (itself undoable)."""
+        return self.push(Selection())
+
+    def undo(self) -> bool:
+        if self._index == 0:
+            return False
+        self._index -= 1
+        return True
+
+    def redo(self) -> bool:
+        if self._index + 1 >= len(self._entries):
+            return False
+        self._index += 1
+        return True

@@ -1,0 +1,411 @@
+"""The picker window: tkinter events -> :class:`PickSession`; the session's state -> canvas pixels, markers, status.
+
+Mouse and keyboard events and ``--script`` steps call the same handler methods (``add_point``, ``set_box``,
+``undo`` ... ``apply``), so scripted runs exercise the real window.
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import Cancelled, UsageError
+from ..geometry import file_to_display
+from .render import VIEWS, Backdrop, ImageSource, make_preview, mask_on_canvas, ppm
+from .script import Step
+from .session import Background, PickSession
+from .viewport import Viewport
+
+KEYS_HELP = ("click: add   right/Shift-click: remove   drag: box   Ctrl+Z / Ctrl+Shift+Z: undo / redo   "
+             "R: reset   I: invert   Tab: view   wheel: zoom   middle/Space-drag: pan   F: fit   "
+             "Enter: apply   Esc: cancel")
+DRAG_PX = 4  # how far a left press must move to draw a box instead of clicking
+ZOOM_STEP = 1.25
+POLL_MS = 40
+SCRIPT_STEP_MS = 30
+SHIFT = 0x0001
+MARKER_RADIUS = 7
+
+
+class PickerWindow:
+    """One window on one :class:`PickSession`. Construct it, then :meth:`run` (or pump ``root.update()``)."""
+
+    def __init__(self, session: PickSession, script: list[Step] | None = None):
+        self.session = session
+        self.view = VIEWS[0]
+        self.outcome: str | None = None  # "applied" or "cancelled"
+        self.error: BaseException | None = None
+        self.click_seconds: list[float] = []  # click -> overlay on screen, once the embedding is ready
+        self._scripted = script is not None
+        self._script = list(script or ())
+        self._notice = ""
+        self._apply_pending = False
+        self._user_zoomed = False
+        self._press: tuple[int, int, str] | None = None  # left press: x, y and mode (click, box, pan)
+        self._pan_from: tuple[int, int] | None = None
+        self._space = False
+        self._render_queued = False
+        self._ticks = 0
+        self._was_ready = False
+        self._source = ImageSource(session.image, session.orientation)
+        self._preview: Background | None = None
+        self._backdrop: Backdrop | None = None
+        self._visible: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._build()
+        self._bind()
+        self._render_view()
+        self.root.after(POLL_MS, self._poll)
+        if self._scripted:
+            self.root.after(SCRIPT_STEP_MS, self._play)
+
+    # --- building -----------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        s = self.session
+        self.root = tk.Tk(className="dtmask")
+        self.root.title(f"dtmask · {Path(s.image.path).name or 'image'}")
+        self.root.report_callback_exception = self._callback_failed
+        self.root.protocol("WM_DELETE_WINDOW", self.cancel)
+        screen_w, screen_h = self.root.winfo_screenwidth(), self.root.winfo_screenheight()
+        fit = min(1.0, 0.92 * screen_w / s.display_width, (0.88 * screen_h - 70) / s.display_height)
+        width, height = max(320, round(s.display_width * fit)), max(200, round(s.display_height * fit))
+        self.viewport = Viewport(width, height, s.display_width, s.display_height)
+        self.viewport.fit()
+        self.canvas = tk.Canvas(self.root, width=width, height=height, bg="#1e1e1e", highlightthickness=0,
+                                cursor="crosshair")
+        self.canvas.pack(fill="both", expand=True)
+        self._photo = tk.PhotoImage(master=self.root)
+        self._image_item = self.canvas.create_image(0, 0, anchor="nw", image=self._photo)
+        bar = tk.Frame(self.root)
+        bar.pack(fill="x")
+        tk.Button(bar, text="Cancel", command=self.cancel, takefocus=0).pack(side="right", padx=4, pady=3)
+        tk.Button(bar, text="Apply", command=self.apply, takefocus=0, default="active").pack(side="right")
+        self.status = tk.Label(bar, anchor="w", justify="left")
+        self.status.pack(side="left", fill="x", expand=True, padx=6)
+        tk.Label(self.root, text=KEYS_HELP, anchor="w", fg="#555555", font=("TkDefaultFont", 8)).pack(fill="x",
+                                                                                                      padx=6)
+        self.canvas.create_text(14, 14, anchor="nw", text="analysing the image…", fill="white",
+                                font=("TkDefaultFont", 12, "bold"), tags=("busy", "busy-text"))
+        x0, y0, x1, y1 = self.canvas.bbox("busy-text")
+        self.canvas.create_rectangle(x0 - 6, y0 - 4, x1 + 6, y1 + 4, fill="#000000", stipple="gray50",
+                                     outline="", tags="busy")
+        self.canvas.tag_raise("busy-text")
+        self._update_status()
+
+    def _bind(self) -> None:
+        c, r = self.canvas, self.root
+        aqua = r.tk.call("tk", "windowingsystem") == "aqua"
+        right, middle = (2, 3) if aqua else (3, 2)
+        c.bind("<ButtonPress-1>", self._on_press)
+        c.bind("<B1-Motion>", self._on_drag)
+        c.bind("<ButtonRelease-1>", self._on_release)
+        c.bind(f"<ButtonPress-{right}>", lambda e: self._click_canvas(e.x, e.y, positive=False))
+        c.bind(f"<ButtonPress-{middle}>", lambda e: self._start_pan(e.x, e.y))
+        c.bind(f"<B{middle}-Motion>", lambda e: self._pan_to(e.x, e.y))
+        c.bind("<MouseWheel>", lambda e: self._zoom(e.x, e.y, e.delta > 0))
+        c.bind("<Button-4>", lambda e: self._zoom(e.x, e.y, True))
+        c.bind("<Button-5>", lambda e: self._zoom(e.x, e.y, False))
+        c.bind("<Configure>", self._on_resize)
+        keys: dict[str, Callable[[], None]] = {
+            "<Control-z>": self.undo, "<Control-Z>": self.redo, "<Control-y>": self.redo,
+            "<KeyPress-r>": self.reset, "<KeyPress-R>": self.reset, "<KeyPress-i>": self.invert,
+            "<KeyPress-I>": self.invert, "<KeyPress-f>": self.fit, "<KeyPress-F>": self.fit,
+            "<Return>": self.apply, "<KP_Enter>": self.apply, "<Escape>": self.cancel, "<Tab>": self.cycle_view,
+        }
+        for sequence, handler in keys.items():
+            r.bind(sequence, lambda e, h=handler: (h(), "break")[1])
+        r.bind("<KeyPress-space>", lambda e: self._set_space(True))
+        r.bind("<KeyRelease-space>", lambda e: self._set_space(False))
+
+    # --- handlers: events and script steps both end here -----------------------------------------------------
+
+    def add_point(self, u: float, v: float, positive: bool) -> None:
+        """A + (or -) click at displayed-image pixel (u, v)."""
+        self._change(lambda: self.session.click(u, v, positive), timed=True)
+
+    def set_box(self, u0: float, v0: float, u1: float, v1: float) -> None:
+        """A box between two displayed-image corners (replaces any earlier box)."""
+        self._change(lambda: self.session.box(u0, v0, u1, v1), timed=True)
+
+    def undo(self) -> None:
+        self._change(self.session.history.undo)
+
+    def redo(self) -> None:
+        self._change(self.session.history.redo)
+
+    def reset(self) -> None:
+        self._change(self.session.history.reset)
+
+    def invert(self) -> None:
+        self._change(self.session.history.invert)
+
+    def cycle_view(self) -> None:
+        """Tab: overlay -> mask -> outline -> original."""
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        self._render_mask()
+        self._update_status()
+
+    def fit(self) -> None:
+        self._user_zoomed = False
+        self.viewport.fit()
+        self._queue_render()
+
+    def apply(self) -> None:
+        """Enter / Apply: finish with the current mask (waits for the analysis when it is still running)."""
+        if not self.session.ready:
+            self._apply_pending = True
+            self._say("applying as soon as the analysis is done")
+            return
+        self._apply_pending = False
+        if self.session.result is None:
+            if self._scripted:
+                raise UsageError("the script applies with nothing selected: give a point or a box first")
+            self._say("nothing selected yet: click on the object first")
+            return
+        self._finish("applied")
+
+    def cancel(self) -> None:
+        """Esc, Cancel or closing the window."""
+        self._finish("cancelled")
+
+    # --- running ---------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Show the window until Apply; raises Cancelled when cancelled, or the error that ended it."""
+        try:
+            self.root.mainloop()
+        finally:
+            self.close()
+        if isinstance(self.error, KeyboardInterrupt):
+            raise Cancelled("cancelled")
+        if self.error is not None:
+            raise self.error
+        if self.outcome != "applied":
+            raise Cancelled("cancelled in the picker; no mask written")
+
+    def close(self) -> None:
+        try:
+            self.root.destroy()
+        except tk.TclError:  # already gone
+            pass
+
+    def _finish(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.root.quit()
+
+    def _callback_failed(self, kind, error, traceback) -> None:
+        """A handler raised: end the run with that error (the CLI turns it into one line)."""
+        self.error = error
+        self.root.quit()
+
+    def _poll(self) -> None:
+        """Pick up the background work: the embedding (then decode the clicks made meanwhile) and the preview."""
+        if self.outcome or self.error:
+            return
+        if not self._was_ready and self.session.ready:
+            self._was_ready = True
+            self.canvas.delete("busy")
+            self._preview = Background(lambda: make_preview(self.session.image, self.session.orientation))
+            self._change(None)
+            if self._apply_pending:
+                self.apply()
+        if self._preview is not None and self._preview.done:
+            self._source.preview = self._preview.result()
+            self._preview = None
+            self._render_view()
+        if not self._was_ready:
+            self._ticks += 1
+            self._update_status()
+        self.root.after(POLL_MS, self._poll)
+
+    def _play(self) -> None:
+        """Run the next script step through the handlers; apply / cancel end the script."""
+        if self.outcome or self.error or not self._script:
+            return
+        action, args = self._script.pop(0)
+        handlers: dict[str, Callable[..., None]] = {
+            "point": lambda u, v: self.add_point(u, v, True), "negative": lambda u, v: self.add_point(u, v, False),
+            "box": self.set_box, "undo": self.undo, "redo": self.redo, "invert": self.invert,
+            "reset": self.reset, "apply": self.apply, "cancel": self.cancel,
+        }
+        handlers[action](*args)
+        self.root.after(SCRIPT_STEP_MS, self._play)
+
+    # --- changes and drawing -------------------------------------------------------------------------------
+
+    def _change(self, change: Callable[[], object] | None, timed: bool = False) -> None:
+        """Apply a change to the selection, decode it when the embedding is ready, and redraw at once."""
+        start = time.perf_counter()
+        if change is not None:
+            change()
+        self._notice = ""
+        try:
+            result = self.session.result
+        except UsageError as exc:  # e.g. a box for a model that takes none: say so and drop the step
+            if self._scripted:
+                raise
+            self.session.history.undo()
+            self._notice = str(exc)
+            result = self.session.result
+        self._render_mask()
+        self._draw_markers()
+        self._update_status()
+        self.root.update_idletasks()
+        if timed and result is not None:
+            self.click_seconds.append(time.perf_counter() - start)
+
+    def _queue_render(self) -> None:
+        """Redraw after pending events: a fast drag or wheel spin draws once, not once per event."""
+        if not self._render_queued:
+            self._render_queued = True
+            self.root.after_idle(self._render_view)
+
+    def _render_view(self) -> None:
+        """The viewport changed: sample the image under it, then the mask and markers."""
+        self._render_queued = False
+        c0, r0, xs, ys = self.viewport.visible()
+        self._visible = (xs, ys)
+        self.canvas.coords(self._image_item, c0, r0)
+        self._backdrop = Backdrop(self._source.sample(xs, ys, self.viewport.scale)) if xs.size and ys.size else None
+        self._render_mask()
+        self._draw_markers()
+        self._update_status()
+
+    def _render_mask(self) -> None:
+        if self._backdrop is None:
+            return
+        s = self.session
+        entry = s.history.current
+        inside = None
+        if entry.result is not None and entry.selection.has_foreground:
+            xs, ys = self._visible
+            inside = mask_on_canvas(entry.result.logits, xs, ys, s.orientation, s.image.width, s.image.height)
+            if entry.selection.invert:
+                inside = ~inside
+        self._photo.configure(data=ppm(self._backdrop.compose(inside, self.view)), format="PPM")
+
+    def _to_canvas(self, x: float, y: float) -> tuple[float, float]:
+        s = self.session
+        return self.viewport.to_canvas(*file_to_display(x, y, s.orientation, s.image.width, s.image.height))
+
+    def _draw_markers(self) -> None:
+        """Every + and - click and the box, where they are on the image."""
+        c = self.canvas
+        c.delete("marker")
+        selection = self.session.history.selection
+        r = MARKER_RADIUS
+        for points, fill, sign in ((selection.points, "#2ee05a", "+"), (selection.negatives, "#ff3b3b", "−")):
+            for x, y in points:
+                cx, cy = self._to_canvas(x, y)
+                c.create_oval(cx - r, cy - r, cx + r, cy + r, fill=fill, outline="black", width=1.5, tags="marker")
+                c.create_text(cx, cy, text=sign, fill="black", font=("TkDefaultFont", 11, "bold"), tags="marker")
+        if selection.box is not None:
+            x0, y0, x1, y1 = selection.box
+            (a, b), (p, q) = self._to_canvas(x0, y0), self._to_canvas(x1, y1)
+            c.create_rectangle(min(a, p), min(b, q), max(a, p), max(b, q), outline="#ffd400", width=2,
+                               dash=(6, 3), tags="marker")
+
+    def _say(self, notice: str) -> None:
+        self._notice = notice
+        self._update_status()
+
+    def _update_status(self) -> None:
+        s = self.session
+        entry = s.history.current
+        selection = entry.selection
+        if not s.ready:
+            state = "analysing the image" + "." * (1 + self._ticks // 8 % 3) + " (clicks are kept)"
+        elif entry.result is not None and selection.has_foreground:
+            state = f"score {entry.result.score:.2f}"
+        else:
+            state = "add a + click or a box" if selection.negatives else "click on the object"
+        counts = f"{len(selection.points)} +  {len(selection.negatives)} −"
+        counts += "  box" if selection.box is not None else ""
+        counts += "  inverted" if selection.invert else ""
+        parts = [s.model.id, state, counts, f"view: {self.view}", f"zoom {self.viewport.scale * 100:.0f}%"]
+        self.status.configure(text="   ·   ".join(parts + ([self._notice] if self._notice else [])))
+
+    # --- mouse ---------------------------------------------------------------------------------------------
+
+    def _canvas_to_image(self, cx: float, cy: float) -> tuple[float, float] | None:
+        """The displayed-image pixel under a canvas pixel (clamped to the image), None off the image."""
+        u, v = self.viewport.to_image(cx, cy)
+        if not self.viewport.contains(u, v):
+            return None
+        return (min(max(u, 0.0), self.session.display_width - 1.0),
+                min(max(v, 0.0), self.session.display_height - 1.0))
+
+    def _click_canvas(self, cx: int, cy: int, positive: bool) -> None:
+        point = self._canvas_to_image(cx, cy)
+        if point is not None:
+            self.add_point(*point, positive)
+
+    def _on_press(self, e: tk.Event) -> None:
+        self.canvas.focus_set()
+        self._press = (e.x, e.y, "pan" if self._space else "click")
+        if self._space:
+            self._start_pan(e.x, e.y)
+
+    def _on_drag(self, e: tk.Event) -> None:
+        if self._press is None:
+            return
+        x0, y0, mode = self._press
+        if mode == "pan":
+            self._pan_to(e.x, e.y)
+            return
+        if mode == "click" and max(abs(e.x - x0), abs(e.y - y0)) >= DRAG_PX:
+            self._press = (x0, y0, "box")
+        if self._press[2] == "box":
+            self.canvas.delete("rubber")
+            self.canvas.create_rectangle(x0, y0, e.x, e.y, outline="#ffd400", width=1, dash=(3, 3), tags="rubber")
+
+    def _on_release(self, e: tk.Event) -> None:
+        if self._press is None:
+            return
+        x0, y0, mode = self._press
+        self._press = None
+        self.canvas.delete("rubber")
+        if mode == "click":
+            self._click_canvas(x0, y0, positive=not (e.state & SHIFT))
+        elif mode == "box":
+            self._box_canvas(x0, y0, e.x, e.y)
+
+    def _box_canvas(self, cx0: int, cy0: int, cx1: int, cy1: int) -> None:
+        """A dragged box, clamped to the image; one smaller than a pixel (deep zoom) counts as a click."""
+        w, h = self.session.display_width - 1.0, self.session.display_height - 1.0
+        (u0, v0), (u1, v1) = self.viewport.to_image(cx0, cy0), self.viewport.to_image(cx1, cy1)
+        u0, u1 = np.clip([u0, u1], 0, w)
+        v0, v1 = np.clip([v0, v1], 0, h)
+        if abs(u1 - u0) < 1 or abs(v1 - v0) < 1:
+            self._click_canvas(cx0, cy0, positive=True)
+        else:
+            self.set_box(float(u0), float(v0), float(u1), float(v1))
+
+    def _zoom(self, cx: int, cy: int, zoom_in: bool) -> None:
+        self.viewport.zoom_at(cx, cy, ZOOM_STEP if zoom_in else 1 / ZOOM_STEP)
+        self._user_zoomed = True
+        self._queue_render()
+
+    def _start_pan(self, cx: int, cy: int) -> None:
+        self._pan_from = (cx, cy)
+
+    def _pan_to(self, cx: int, cy: int) -> None:
+        if self._pan_from is None:
+            return
+        self.viewport.pan(cx - self._pan_from[0], cy - self._pan_from[1])
+        self._pan_from = (cx, cy)
+        self._user_zoomed = True
+        self._queue_render()
+
+    def _set_space(self, down: bool) -> None:
+        self._space = down
+        self.canvas.configure(cursor="fleur" if down else "crosshair")
+
+    def _on_resize(self, e: tk.Event) -> None:
+        if (e.width, e.height) != (self.viewport.canvas_width, self.viewport.canvas_height):
+            self.viewport.resize(e.width, e.height, keep_zoom=self._user_zoomed)
+            self._queue_render()
