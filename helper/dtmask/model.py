@@ -25,7 +25,7 @@ from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_T
 from .errors import UsageError
 from .geometry import ResizeLongestSide, relative_to_pixels
 from .imageio import Image, from_array, to_model_frame
-from .refine import feather, upsample_mask
+from .refine import Patch, Refinement, agrees, crop_logits, refine_mask, zoom_rect
 
 Point = tuple[float, float]
 
@@ -101,7 +101,10 @@ class Embedding:
 
 @dataclass
 class Result:
-    """One decoder answer: low-res logits over the model frame, predicted IoU, and the next click's input."""
+    """One decoder answer: low-res logits over the model frame, predicted IoU, and the next click's input.
+
+    With zoom refinement, ``zoom`` holds the answer decoded again on the crop ``zoom_rect`` (x0, y0, x1, y1).
+    """
 
     logits: np.ndarray
     score: float
@@ -110,13 +113,26 @@ class Result:
     height: int
     prompts: Prompts
     seconds: float = 0.0
+    image: Image | None = None  # the photo that guides edge refinement
+    zoom: "Result | None" = None
+    zoom_rect: tuple[int, int, int, int] | None = None
 
-    def mask(self, invert: bool = False, feather_px: float = 0.0) -> np.ndarray:
-        """The full-resolution mask in the file frame: float32 (H, W), 1 on the object."""
-        mask = upsample_mask(self.logits, self.width, self.height)
+    def mask(self, invert: bool = False, feather_px: float = 0.0, refine: Refinement | None = None) -> np.ndarray:
+        """The full-resolution mask in the file frame: float32 (H, W), 1 on the object.
+
+        ``refine`` picks the refinement stages (default: all on); ``Refinement.raw()`` gives the model's
+        own logits upsampled. ``feather_px`` overrides the options' feather.
+        """
+        options = (refine or Refinement()).with_feather(feather_px)
+        patches = [Patch(self.logits, (0, 0, self.width, self.height))]
+        if options.zoom and self.zoom is not None and self.zoom_rect is not None:
+            patches.append(Patch(self.zoom.logits, self.zoom_rect))
+        pixels = self.image.pixels if self.image is not None else None
+        mask = refine_mask(patches, self.width, self.height, pixels, self.prompts.points, self.prompts.negatives,
+                           options)
         if invert:
             np.subtract(1.0, mask, out=mask)
-        return feather(mask, feather_px)
+        return mask
 
 
 class Model:
@@ -128,6 +144,7 @@ class Model:
         self.engine = engine
         self.notice = notice  # e.g. a device fallback, for the CLI to print
         self.cache = cache if cache is not None else EmbeddingCache()
+        self._zoom_memo: tuple[np.ndarray, tuple[int, int, int, int], Embedding] | None = None
 
     @property
     def id(self) -> str:
@@ -150,19 +167,81 @@ class Model:
             self.cache.put(key, features)
         return Embedding(features=features, image=image, seconds=seconds)
 
-    def decode(self, embedding: Embedding, prompts: Prompts, previous: Result | None = None) -> Result:
-        """Decode prompts (file-frame pixels) against an embedding; ``previous`` refines the last answer."""
+    def decode(self, embedding: Embedding, prompts: Prompts, previous: Result | None = None,
+               refine: Refinement | None = None) -> Result:
+        """Decode prompts (file-frame pixels) against an embedding; ``previous`` refines the last answer.
+
+        With zoom refinement on (the default) a small object is decoded again on a crop encoded at the model's
+        full resolution (the first time for a crop costs an encoder run; the crop's embedding is kept).
+        """
         prompts.validate(embedding.width, embedding.height)
         if prompts.box is not None and not self.engine.has_box:
             raise UsageError(f"model '{self.id}' ({self.engine.family}) takes no box prompt; use points")
+        start = time.perf_counter()
+        result = self._decode(embedding, prompts, previous)
+        options = refine or Refinement()
+        if options.zoom:
+            rect = zoom_rect(result.logits, embedding.width, embedding.height, prompts.points, options)
+            crop_prompts = _crop_prompts(prompts, rect) if rect is not None else None
+            if crop_prompts is not None:
+                same = previous is not None and previous.zoom is not None and previous.zoom_rect == rect
+                prior = previous.zoom if same else self._prior(result, rect)
+                zoom = self._decode(self._crop_embedding(embedding, rect), crop_prompts, prior)
+                if agrees(result.logits, zoom.logits, embedding.width, embedding.height, rect, options):
+                    result.zoom, result.zoom_rect = zoom, rect
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _decode(self, embedding: Embedding, prompts: Prompts, previous: Result | None) -> Result:
         coords, labels = prompts.arrays()
         model_coords = ResizeLongestSide(embedding.width, embedding.height).to_model(coords)
-        start = time.perf_counter()
         decoded = self.engine.decode(embedding.features, model_coords, labels,
                                      previous.feedback if previous is not None else None)
         return Result(logits=decoded.logits, score=decoded.score, feedback=decoded.feedback,
-                      width=embedding.width, height=embedding.height, prompts=prompts,
-                      seconds=time.perf_counter() - start)
+                      width=embedding.width, height=embedding.height, prompts=prompts, image=embedding.image)
+
+    @staticmethod
+    def _prior(result: Result, rect: tuple[int, int, int, int]) -> Result | None:
+        """The image's answer moved into a crop's frame, as the crop decode's previous mask.
+
+        Only for engines whose feedback is the logits themselves (sam1, sam2); others decode the crop afresh.
+        """
+        n = result.logits.shape[0]
+        if result.feedback.shape != (1, 1, n, n):
+            return None
+        logits = crop_logits(result.logits, result.width, result.height, rect)
+        x0, y0, x1, y1 = rect
+        return Result(logits=logits, score=result.score, feedback=logits[None, None], width=x1 - x0,
+                      height=y1 - y0, prompts=result.prompts)
+
+    def _crop_embedding(self, embedding: Embedding, rect: tuple[int, int, int, int]) -> Embedding:
+        """The embedding of a crop of the image, remembered for the next click (and cached on disk)."""
+        memo = self._zoom_memo
+        if memo is not None and memo[0] is embedding.image.pixels and memo[1] == rect:
+            return memo[2]
+        x0, y0, x1, y1 = rect
+        crop = self.encode(Image(embedding.image.pixels[y0:y1, x0:x1]))
+        self._zoom_memo = (embedding.image.pixels, rect, crop)
+        return crop
+
+
+def _crop_prompts(prompts: Prompts, rect: tuple[int, int, int, int]) -> Prompts | None:
+    """The prompts inside a crop, in its pixels; None when a positive click or the box lies outside it."""
+    x0, y0, x1, y1 = rect
+
+    def inside(p: Point) -> bool:
+        return x0 <= p[0] < x1 and y0 <= p[1] < y1
+
+    if not all(inside(p) for p in prompts.points):
+        return None
+    box = None
+    if prompts.box is not None:
+        bx0, by0, bx1, by1 = prompts.box
+        if min(bx0, bx1) < x0 or min(by0, by1) < y0 or max(bx0, bx1) > x1 or max(by0, by1) > y1:
+            return None
+        box = (bx0 - x0, by0 - y0, bx1 - x0, by1 - y0)
+    return Prompts(points=[(x - x0, y - y0) for x, y in prompts.points],
+                   negatives=[(x - x0, y - y0) for x, y in prompts.negatives if inside((x, y))], box=box)
 
 
 def load_model(model_id: str | None = None, device: str = "auto") -> Model:

@@ -1,12 +1,188 @@
-"""From model-frame logits to a full-resolution mask, strip by strip so a 24 MP mask is the only big array."""
+"""From model-frame logits to a clean full-resolution mask (issue 6), numpy only.
+
+Stages, each switchable through :class:`Refinement`:
+
+- ``guided``: the 256 x 256 logits place an edge only to within a cell (about 23 px on a 24 MP photo). A guided
+  filter (He et al., "Guided Image Filtering") snaps that edge onto the photo's own edge. It runs only in tiles
+  along the mask boundary, at a resolution where its radius is a few samples ("fast guided filter"), and is
+  evaluated at full resolution, so a 24 MP mask stays the only big array.
+- ``components``: drop parts not connected to a positive click (stray islands the model also lit up).
+- ``holes``: fill holes smaller than a fraction of the object, unless a negative click marks them as real.
+- ``zoom`` (run by :meth:`dtmask.Model.decode`): small objects are decoded again on a crop encoded at the model's
+  full resolution; its logits replace the global ones inside the crop.
+- ``feather``: an optional soft edge in pixels.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 import numpy as np
 
 from .geometry import ResizeLongestSide, bilinear_axis
 
 STRIP_ROWS = 512
+TILE_PX = 256  # edge tiles of the guided filter: about this many pixels a side
+GUIDED_SAMPLES = 4  # the guided filter's radius in samples of its working grid
+MIN_ZOOM_PX = 256  # smallest zoom crop side: below that the model sees mostly upscaled blur
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """Which refinement stages run and how strongly; the defaults are what ``dtmask segment`` uses.
+
+    ``Refinement.raw()`` switches everything off: the model's logits bilinearly upsampled and thresholded.
+    """
+
+    guided: bool = True
+    radius: float = 1.0  # guided filter radius, in low-res logit cells (1 cell = 4 model-frame pixels)
+    eps: float = 1e-3  # guided filter regularisation on a 0..1 guide: larger keeps the model's edge more
+    components: bool = True
+    island_fraction: float = 0.05  # without a positive click (box only): keep parts at least this of the largest
+    holes: bool = True
+    hole_fraction: float = 0.002  # fill holes below this fraction of the object's area
+    zoom: bool = True
+    zoom_below: float = 0.5  # zoom when the crop around the object is below this fraction of the image side
+    zoom_margin: float = 0.25  # crop margin around the object, as a fraction of its size
+    zoom_agreement: float = 0.7  # keep the zoom answer only if its IoU with the image's answer is at least this
+    feather: float = 0.0  # soft edge, pixels
+
+    @classmethod
+    def raw(cls) -> "Refinement":
+        """No refinement at all (the benchmark's ``--raw``)."""
+        return cls(guided=False, components=False, holes=False, zoom=False)
+
+    def with_feather(self, px: float) -> "Refinement":
+        return replace(self, feather=px) if px else self
+
+
+@dataclass
+class Patch:
+    """Logits over the model frame of a file-frame rectangle (x0, y0, x1, y1): the whole image, or a zoom crop."""
+
+    logits: np.ndarray
+    rect: tuple[int, int, int, int]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        x0, y0, x1, y1 = self.rect
+        return x1 - x0, y1 - y0
+
+
+def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.ndarray | None,
+                points: Sequence[Point] = (), negatives: Sequence[Point] = (),
+                options: Refinement = Refinement()) -> np.ndarray:
+    """The full-resolution float32 mask (H, W) from one or more patches, later patches pasted over earlier ones.
+
+    ``pixels`` is the file-frame photo (H, W, C) that guides the edges (None skips the guided stage).
+    """
+    out = None
+    for patch in patches:
+        x0, y0, x1, y1 = patch.rect
+        w, h = patch.size
+        guide = pixels[y0:y1, x0:x1] if options.guided and pixels is not None else None
+        mask = _render(patch.logits, w, h, guide, options)
+        if out is None and (w, h) == (width, height):
+            out = mask
+            continue
+        if out is None:
+            out = np.zeros((height, width), np.float32)
+        out[y0:y1, x0:x1] = mask
+    assert out is not None, "refine_mask needs at least one patch"
+    if options.components or options.holes:
+        clean_components(out, points, negatives, options)
+    return feather(out, options.feather)
+
+
+def zoom_rect(logits: np.ndarray, width: int, height: int, points: Sequence[Point] = (),
+              options: Refinement = Refinement()) -> tuple[int, int, int, int] | None:
+    """The crop (x0, y0, x1, y1) to decode again at full model resolution, or None when zooming gains little.
+
+    The crop holds the mask and the positive clicks plus a margin; its corners snap to a coarse grid so that
+    the next clicks on the same object usually reuse the crop's embedding.
+    """
+    g = _Grid.of(logits.shape[0], width, height)
+    ys, xs = np.nonzero(logits > 0)
+    if not len(ys):
+        return None
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    x_lo = min(xs.min() / g.scale_x, pts[:, 0].min(initial=np.inf))
+    x_hi = max((xs.max() + 1) / g.scale_x, pts[:, 0].max(initial=-np.inf))
+    y_lo = min(ys.min() / g.scale_y, pts[:, 1].min(initial=np.inf))
+    y_hi = max((ys.max() + 1) / g.scale_y, pts[:, 1].max(initial=-np.inf))
+    side = max(x_hi - x_lo, y_hi - y_lo) * (1 + 2 * options.zoom_margin)
+    longest = max(width, height)
+    if side > options.zoom_below * longest:
+        return None
+    side = max(side, MIN_ZOOM_PX)
+    snap = max(8, longest // 64)
+    rect = []
+    for centre, size in (((x_lo + x_hi) / 2, width), ((y_lo + y_hi) / 2, height)):
+        lo = int(np.clip(centre - side / 2, 0, max(0, size - side)) // snap * snap)
+        hi = min(size, -(-int(np.ceil(lo + side)) // snap) * snap)
+        rect += [lo, hi]
+    return rect[0], rect[2], rect[1], rect[3]
+
+
+def crop_logits(logits: np.ndarray, width: int, height: int, rect: tuple[int, int, int, int]) -> np.ndarray:
+    """The image's (n, n) logits resampled onto the model frame of a crop: the zoom decode's prior mask."""
+    n = logits.shape[0]
+    x0, y0, x1, y1 = rect
+    outer, inner = _Grid.of(n, width, height), _Grid.of(n, x1 - x0, y1 - y0)
+    centres = (np.arange(n) + 0.5)  # crop cells -> crop pixels -> image pixels -> image cells
+    xs = (centres / inner.scale_x - 0.5 + x0 + 0.5) * outer.scale_x - 0.5
+    ys = (centres / inner.scale_y - 0.5 + y0 + 0.5) * outer.scale_y - 0.5
+    return _bilinear(logits, ys, xs).astype(np.float32)
+
+
+def agrees(logits: np.ndarray, zoom: np.ndarray, width: int, height: int, rect: tuple[int, int, int, int],
+           options: Refinement = Refinement()) -> bool:
+    """Whether a zoom answer is the same object as the image's answer (IoU on the crop's grid).
+
+    On a tight crop the model sometimes picks the whole crop or a part; such an answer is discarded.
+    """
+    x0, y0, x1, y1 = rect
+    w, h = ResizeLongestSide(x1 - x0, y1 - y0).resized_size
+    n = zoom.shape[0]
+    valid = (slice(0, -(-h * n // 1024)), slice(0, -(-w * n // 1024)))
+    before = crop_logits(logits, width, height, rect)[valid] > 0
+    after = zoom[valid] > 0
+    union = (before | after).sum()
+    return bool(union) and (before & after).sum() / union >= options.zoom_agreement
+
+
+# --- upsampling --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Grid:
+    """How a W x H pixel rectangle maps onto its (n, n) logit cells, per axis."""
+
+    xi0: np.ndarray
+    xi1: np.ndarray
+    xf: np.ndarray
+    yi0: np.ndarray
+    yi1: np.ndarray
+    yf: np.ndarray
+    scale_x: float  # cells per pixel
+    scale_y: float
+
+    @classmethod
+    def of(cls, n: int, width: int, height: int) -> "_Grid":
+        w, h = ResizeLongestSide(width, height).resized_size
+        sx, sy = (w / width) * (n / 1024), (h / height) * (n / 1024)
+        return cls(*bilinear_axis(n, width, sx), *bilinear_axis(n, height, sy), scale_x=sx, scale_y=sy)
+
+    @property
+    def cell_x(self) -> np.ndarray:
+        """The cell whose centre is nearest each pixel column."""
+        return np.where(self.xf < 0.5, self.xi0, self.xi1)
+
+    @property
+    def cell_y(self) -> np.ndarray:
+        return np.where(self.yf < 0.5, self.yi0, self.yi1)
 
 
 def upsample_mask(logits: np.ndarray, width: int, height: int, threshold: float = 0.0) -> np.ndarray:
@@ -15,12 +191,8 @@ def upsample_mask(logits: np.ndarray, width: int, height: int, threshold: float 
     Exact and fast: a pixel whose low-res cell and its 8 neighbours agree gets their value by lookup (bilinear
     weights are a convex mix of those cells); only pixels of cells on the boundary are interpolated.
     """
-    n = logits.shape[0]
-    w, h = ResizeLongestSide(width, height).resized_size
-    xi0, xi1, xf = bilinear_axis(n, width, (w / width) * (n / 1024))
-    yi0, yi1, yf = bilinear_axis(n, height, (h / height) * (n / 1024))
-    cell_x = np.where(xf < 0.5, xi0, xi1)  # the cell whose centre is nearest each pixel
-    cell_y = np.where(yf < 0.5, yi0, yi1)
+    g = _Grid.of(logits.shape[0], width, height)
+    cell_x, cell_y = g.cell_x, g.cell_y
     inside = logits > threshold
     out = inside[cell_y][:, cell_x].astype(np.float32)
     mixed = _neighbourhood_mixed(inside)
@@ -29,9 +201,10 @@ def upsample_mask(logits: np.ndarray, width: int, height: int, threshold: float 
         cols = np.nonzero(mixed[j][cell_x])[0]
         if rows.size == 0 or cols.size == 0:
             continue
-        top = logits[yi0[rows]][:, xi0[cols]] * (1 - xf[cols]) + logits[yi0[rows]][:, xi1[cols]] * xf[cols]
-        bottom = logits[yi1[rows]][:, xi0[cols]] * (1 - xf[cols]) + logits[yi1[rows]][:, xi1[cols]] * xf[cols]
-        fy = yf[rows, None]
+        top = logits[g.yi0[rows]][:, g.xi0[cols]] * (1 - g.xf[cols]) + logits[g.yi0[rows]][:, g.xi1[cols]] * g.xf[cols]
+        bottom = (logits[g.yi1[rows]][:, g.xi0[cols]] * (1 - g.xf[cols])
+                  + logits[g.yi1[rows]][:, g.xi1[cols]] * g.xf[cols])
+        fy = g.yf[rows, None]
         out[np.ix_(rows, cols)] = (top * (1 - fy) + bottom * fy) > threshold
     return out
 
@@ -49,6 +222,242 @@ def _neighbourhood_mixed(inside: np.ndarray) -> np.ndarray:
             all_in &= window
     return any_in & ~all_in
 
+
+def _render(logits: np.ndarray, width: int, height: int, guide: np.ndarray | None,
+            options: Refinement) -> np.ndarray:
+    """One patch at full resolution: the exact bilinear mask, then its boundary band re-decided by the guide."""
+    out = upsample_mask(logits, width, height)
+    if guide is not None:
+        guided_edges(out, logits, guide, options.radius, options.eps)
+    return out
+
+
+def guided_edges(out: np.ndarray, logits: np.ndarray, guide: np.ndarray, radius: float = 1.0,
+                 eps: float = 1e-3) -> None:
+    """Re-decide, in place, the pixels of ``out`` near the logits' boundary with a guided filter.
+
+    The filter input is sigmoid(logits) bilinearly sampled; the guide is the photo (any dtype, (H, W, C)). Work
+    happens tile by tile on a grid ``step`` pixels apart, where the radius is GUIDED_SAMPLES samples; the
+    filter's linear coefficients are then interpolated back and applied to the full-resolution guide.
+    """
+    height, width = out.shape
+    n = logits.shape[0]
+    g = _Grid.of(n, width, height)
+    cell_x, cell_y = g.cell_x, g.cell_y
+    mixed = _neighbourhood_mixed(logits > 0)
+    cell_px = 1.0 / g.scale_x
+    step = max(1, int(round(radius * cell_px / GUIDED_SAMPLES)))
+    r = max(1, int(round(radius * cell_px / step)))
+    tile = max(2, int(round(TILE_PX / cell_px)))
+    white = _white(guide)
+    for ty in range(0, n, tile):
+        for tx in range(0, n, tile):
+            if not mixed[ty:ty + tile, tx:tx + tile].any():
+                continue
+            r0, r1 = np.searchsorted(cell_y, [ty, ty + tile])
+            c0, c1 = np.searchsorted(cell_x, [tx, tx + tile])
+            if r0 == r1 or c0 == c1:
+                continue
+            band = mixed[cell_y[r0:r1]][:, cell_x[c0:c1]]
+            q = _guided_tile(logits, g, guide, white, (r0, r1, c0, c1), step, r, eps)
+            region = out[r0:r1, c0:c1]
+            region[band] = q[band] > 0.5
+
+
+def _guided_tile(logits: np.ndarray, g: _Grid, guide: np.ndarray, white: float,
+                 box: tuple[int, int, int, int], step: int, r: int, eps: float) -> np.ndarray:
+    """The guided filter output on pixel rows r0:r1, columns c0:c1 (margins come from the surrounding photo)."""
+    r0, r1, c0, c1 = box
+    height, width = guide.shape[:2]
+    margin = (r + 1) * step
+    # the working grid: sample centres every ``step`` pixels, covering the box and its margin
+    ys = _sample_centres(max(0, r0 - margin), min(height, r1 + margin), step)
+    xs = _sample_centres(max(0, c0 - margin), min(width, c1 + margin), step)
+    small = _block_mean(guide, ys, xs, step) / white
+    p = 1.0 / (1.0 + np.exp(-_bilinear(logits, (ys + 0.5) * g.scale_y - 0.5, (xs + 0.5) * g.scale_x - 0.5)))
+    a, b = _guided_coefficients(small, p.astype(np.float32), r, eps)
+    # coefficients back at full resolution, on the box only
+    py = (np.arange(r0, r1) - ys[0]) / step
+    px = (np.arange(c0, c1) - xs[0]) / step
+    full = guide[r0:r1, c0:c1].astype(np.float32) / white
+    a_full = _bilinear(a, py, px)
+    return np.einsum("hwc,hwc->hw", a_full, full) + _bilinear(b, py, px)
+
+
+def _white(guide: np.ndarray) -> float:
+    return float(np.iinfo(guide.dtype).max) if guide.dtype.kind in "ui" else 1.0
+
+
+def _sample_centres(lo: int, hi: int, step: int) -> np.ndarray:
+    """Centres (in pixels) of the ``step``-wide blocks covering pixels lo..hi."""
+    return lo + (step - 1) / 2.0 + step * np.arange(max(1, -(-(hi - lo) // step)))
+
+
+def _block_mean(guide: np.ndarray, ys: np.ndarray, xs: np.ndarray, step: int) -> np.ndarray:
+    """Mean of the step x step blocks centred at ys, xs (edge blocks replicate the last pixel): (h, w, C)."""
+    height, width = guide.shape[:2]
+    offsets = np.arange(step) - (step - 1) / 2.0
+    rows = np.clip(np.round(ys[:, None] + offsets).astype(np.intp), 0, height - 1)
+    cols = np.clip(np.round(xs[:, None] + offsets).astype(np.intp), 0, width - 1)
+    r0, c0 = rows[0, 0], cols[0, 0]
+    sub = guide[r0:rows[-1, -1] + 1, c0:cols[-1, -1] + 1]  # slice first: fancy indexing copies whole rows
+    block = sub[rows.ravel() - r0][:, cols.ravel() - c0].astype(np.float32)
+    c = guide.shape[2]
+    return block.reshape(len(ys), step, len(xs), step, c).mean(axis=(1, 3))
+
+
+def _bilinear(values: np.ndarray, pos_y: np.ndarray, pos_x: np.ndarray) -> np.ndarray:
+    """Sample ``values`` (h, w[, ...]) at fractional index positions (clamped to its extent)."""
+    for axis, pos in ((0, pos_y), (1, pos_x)):
+        n = values.shape[axis]
+        pos = np.clip(pos, 0, n - 1)
+        i0 = np.floor(pos).astype(np.intp)
+        i1 = np.minimum(i0 + 1, n - 1)
+        f = (pos - i0).astype(np.float32).reshape((-1,) + (1,) * (values.ndim - 1 - axis))
+        v0, v1 = np.take(values, i0, axis=axis), np.take(values, i1, axis=axis)
+        values = v0 + (v1 - v0) * f
+    return values
+
+
+def _box_mean(a: np.ndarray, r: int) -> np.ndarray:
+    """Mean over (2r+1)^2 windows clipped at the borders, along the first two axes (cumulative sums)."""
+    for axis in (0, 1):
+        n = a.shape[axis]
+        c = np.concatenate([np.zeros_like(np.take(a, [0], axis=axis)), np.cumsum(a, axis=axis)], axis=axis)
+        hi = np.minimum(np.arange(n) + r + 1, n)
+        lo = np.maximum(np.arange(n) - r, 0)
+        count = (hi - lo).astype(np.float32).reshape((-1,) + (1,) * (a.ndim - 1 - axis))
+        a = (np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)) / count
+    return a
+
+
+def _guided_coefficients(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """He et al.'s colour guided filter: the smoothed a (h, w, C) and b (h, w) with q = a . I + b."""
+    c = guide.shape[2]
+    mean_i = _box_mean(guide, r)
+    mean_p = _box_mean(p, r)
+    cov_ip = _box_mean(guide * p[..., None], r) - mean_i * mean_p[..., None]
+    var_i = _box_mean(guide[..., :, None] * guide[..., None, :], r) - mean_i[..., :, None] * mean_i[..., None, :]
+    var_i += eps * np.eye(c, dtype=np.float32)
+    a = np.linalg.solve(var_i, cov_ip[..., None])[..., 0]
+    b = mean_p - np.einsum("hwc,hwc->hw", a, mean_i)
+    return _box_mean(a, r), _box_mean(b, r)
+
+
+# --- connected components ----------------------------------------------------------------------------------
+
+@dataclass
+class _Runs:
+    """Horizontal runs of True pixels (row, start, end exclusive), in row-major order, with component labels."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    labels: np.ndarray
+    width: int
+
+    @classmethod
+    def of(cls, mask: np.ndarray) -> "_Runs":
+        """Label the 8-connected components of a bool mask: runs joined by a vectorised union-find."""
+        h, w = mask.shape
+        parts = []
+        for r0 in range(0, h, STRIP_ROWS):
+            strip = mask[r0:r0 + STRIP_ROWS]
+            padded = np.zeros((strip.shape[0], w + 2), np.int8)
+            padded[:, 1:-1] = strip
+            d = np.diff(padded, axis=1)
+            rows, starts = np.nonzero(d == 1)
+            _, ends = np.nonzero(d == -1)  # row-major order: the k-th end closes the k-th start
+            parts.append((rows + r0, starts, ends))
+        rows, starts, ends = (np.concatenate(x).astype(np.int64) for x in zip(*parts))
+        return cls(rows, starts, ends, _union_runs(rows, starts, ends, w), w)
+
+    def find(self, points: Sequence[Point]) -> np.ndarray:
+        """Labels of the components under the given (x, y) points (points off the mask are skipped)."""
+        if not len(points) or not len(self.rows):
+            return np.zeros(0, np.int64)
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2).astype(np.int64)
+        key = self.rows * (self.width + 1) + self.starts
+        idx = np.searchsorted(key, pts[:, 1] * (self.width + 1) + pts[:, 0], side="right") - 1
+        idx = np.clip(idx, 0, len(key) - 1)
+        hit = (self.rows[idx] == pts[:, 1]) & (self.starts[idx] <= pts[:, 0]) & (pts[:, 0] < self.ends[idx])
+        return np.unique(self.labels[idx[hit]])
+
+    def areas(self) -> np.ndarray:
+        return np.bincount(self.labels, weights=self.ends - self.starts, minlength=len(self.rows))
+
+    def touching_border(self, height: int) -> np.ndarray:
+        """Labels of components that reach the image border."""
+        edge = (self.rows == 0) | (self.rows == height - 1) | (self.starts == 0) | (self.ends == self.width)
+        return np.unique(self.labels[edge])
+
+    def paint(self, target: np.ndarray, labels: np.ndarray, value: float) -> None:
+        """Set the pixels of the given components to ``value``."""
+        sel = np.isin(self.labels, labels)
+        rows, starts, lengths = self.rows[sel], self.starts[sel], (self.ends - self.starts)[sel]
+        if not lengths.sum():
+            return
+        first = np.repeat(rows * self.width + starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        target.reshape(-1)[first + np.arange(lengths.sum())] = value
+
+
+def _union_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """Component label (the smallest run index) of each run; runs in adjacent rows that touch are joined."""
+    n = len(rows)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    k = width + 2
+    start_key, end_key = rows * k + starts, rows * k + ends
+    # run j of the next row touches run i (8-connected) when start_j <= end_i and end_j >= start_i
+    lo = np.searchsorted(end_key, (rows + 1) * k + starts, side="left")
+    hi = np.searchsorted(start_key, (rows + 1) * k + ends, side="right")
+    count = np.maximum(hi - lo, 0)
+    a = np.repeat(np.arange(n), count)
+    b = np.repeat(lo - np.concatenate([[0], np.cumsum(count)[:-1]]), count) + np.arange(count.sum())
+    parent = np.arange(n)
+    while True:
+        ra, rb = parent[a], parent[b]
+        if np.array_equal(ra, rb):
+            return parent
+        low = np.minimum(ra, rb)
+        np.minimum.at(parent, ra, low)
+        np.minimum.at(parent, rb, low)
+        while True:  # pointer jumping: every run points at its root
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+
+
+def clean_components(mask: np.ndarray, points: Sequence[Point] = (), negatives: Sequence[Point] = (),
+                     options: Refinement = Refinement()) -> None:
+    """In place: keep the parts under positive clicks, then fill small holes no negative click marked.
+
+    When no positive click hits the mask (a box prompt, or a click the model left out) parts of at least
+    ``island_fraction`` of the largest are kept instead, so the stage never empties a mask by itself.
+    """
+    inside = mask > 0.5
+    if options.components:
+        runs = _Runs.of(inside)
+        areas = runs.areas()
+        keep = runs.find(points)
+        if not keep.size and areas.size:
+            keep = np.nonzero(areas >= options.island_fraction * areas.max())[0]
+        drop = np.setdiff1d(np.nonzero(areas)[0], keep)
+        if drop.size:
+            runs.paint(mask, drop, 0.0)
+            inside = mask > 0.5
+    if options.holes:
+        area = inside.sum()
+        gaps = _Runs.of(~inside)
+        areas = gaps.areas()
+        small = np.nonzero((areas > 0) & (areas < options.hole_fraction * area))[0]
+        fill = np.setdiff1d(small, np.union1d(gaps.touching_border(mask.shape[0]), gaps.find(negatives)))
+        if fill.size:
+            gaps.paint(mask, fill, 1.0)
+
+
+# --- feather -----------------------------------------------------------------------------------------------
 
 def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     """Soften the mask edge by about ``radius`` pixels (three box blurs approximate a Gaussian), in place."""
