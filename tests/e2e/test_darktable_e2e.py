@@ -71,28 +71,51 @@ def make_photo(folder: Path, flip_param: int | None, exif: int = 1) -> Path:
 
 
 TEST_LUA = """
-local T = {{ image = {image}, before = {before}, after = {after}, result = {result} }}
+local T = {{ image = {image}, before = {before}, after = {after}, result = {result}, darkroom = {darkroom} }}
 local dt = require "darktable"
 local s = package.loaded["dtmask/dtmask"]
 local out = {{}}
+local img, fmt
+
+local function finish(ok, err)
+  local f = io.open(T.result, "w")
+  f:write(string.format("ok=%s\\nerr=%s\\nselected=%s\\nmask=%s\\nview=%s\\napi=%s\\n", tostring(ok), tostring(err),
+    tostring(out.selected), tostring(out.mask), tostring(out.view), tostring(dt.configuration.api_version_string)))
+  f:close()
+  os.exit(0)
+end
+
+local function select_and_export()
+  out.view = dt.gui.current_view().id
+  out.selected = s.dtmask.select_object(img)
+  out.mask = s.dtmask.last.mask
+  if T.darkroom then  -- leaving the darkroom writes its history: the attached mask must survive that
+    dt.gui.current_view(dt.gui.views.lighttable)
+    dt.control.sleep(1000)
+  end
+  fmt:write_image(img, T.after)
+end
+
 local ok, err = pcall(function()
-  local img = dt.database.import(T.image)
-  local fmt = dt.new_format("tiff")
+  img = dt.database.import(T.image)
+  fmt = dt.new_format("tiff")
   fmt.bpp = 16
   fmt.max_width = 0
   fmt.max_height = 0
   fmt:write_image(img, T.before)
-  out.selected = s.dtmask.select_object(img)
-  out.mask = s.dtmask.last.mask
-  out.score = s.dtmask.last.score
-  fmt:write_image(img, T.after)
-  out.api = dt.configuration.api_version_string
+  if not T.darkroom then return select_and_export() end
+  dt.control.dispatch(function()
+    local ok2, err2 = pcall(function()
+      dt.control.sleep(1000)
+      dt.gui.views.darkroom.display_image(img)
+      dt.gui.current_view(dt.gui.views.darkroom)
+      dt.control.sleep(2000)
+      select_and_export()
+    end)
+    finish(ok2, err2)
+  end)
 end)
-local f = io.open(T.result, "w")
-f:write(string.format("ok=%s\\nerr=%s\\nselected=%s\\nmask=%s\\napi=%s\\n", tostring(ok), tostring(err),
-  tostring(out.selected), tostring(out.mask), tostring(out.api)))
-f:close()
-os.exit(0)
+if not ok or not T.darkroom then finish(ok, err) end
 """
 
 
@@ -101,7 +124,7 @@ def lua_string(s: str | Path) -> str:
 
 
 def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot: bool,
-                  exposure: float | None = None, exif: int = 1) -> dict:
+                  exposure: float | None = None, exif: int = 1, darkroom: bool = False) -> dict:
     """Set up config, photo, prompts and proxy; run darktable once; return its report and paths."""
     # darktable flip params -> the EXIF orientation darktable shows (checked on its exports)
     n_expected = {6: 8, 3: 3, None: exif}[flip_param]
@@ -114,7 +137,8 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot
     paths = {k: tmp / f"{k}.tif" for k in ("before", "after")}
     paths["result"] = tmp / "result.txt"
     with open(cfg / "luarc", "a", encoding="utf-8") as f:
-        f.write(TEST_LUA.format(image=lua_string(photo), **{k: lua_string(v) for k, v in paths.items()}))
+        f.write(TEST_LUA.format(image=lua_string(photo), darkroom=str(darkroom).lower(),
+                                **{k: lua_string(v) for k, v in paths.items()}))
     u, v = geometry.file_to_display(*CENTER, n_expected, W, H)
     script = tmp / "prompts.json"
     script.write_text(json.dumps([{"point": [u, v]}]))
@@ -174,10 +198,12 @@ def _sid_ready() -> bool:
 
 @pytest.mark.skipif(not DT_SID.exists() or not _sid_ready(),
                     reason="the darktable 5.4 chroot is not set up (../shared/darktable/dt-sid setup)")
-def test_darktable_54_attaches_mask(tmp_path, with_model):
-    run = run_darktable(tmp_path, with_model, flip_param=3, in_chroot=True, exposure=2.0)
+@pytest.mark.parametrize("darkroom", [False, True], ids=["lighttable", "darkroom"])
+def test_darktable_54_attaches_mask(tmp_path, with_model, darkroom):
+    run = run_darktable(tmp_path, with_model, flip_param=3, in_chroot=True, exposure=2.0, darkroom=darkroom)
     check_mask(run)
     assert run["report"]["api"].startswith("9.6"), run["report"]
+    assert run["report"]["view"] == ("darkroom" if darkroom else "lighttable")
     before = tifffile.imread(run["before"]).astype(np.float64)
     after = tifffile.imread(run["after"]).astype(np.float64)
     assert before.shape == after.shape
