@@ -184,6 +184,12 @@ def _interp_rows(integral: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 # --- atomic files ------------------------------------------------------------------------------------------
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path``; on success fsync and rename it into place, else remove it."""
@@ -199,6 +205,8 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; a mask is an ordinary file
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException as exc:
