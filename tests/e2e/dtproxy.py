@@ -26,7 +26,7 @@ exit "$(cat "$d/rc")"
 
 
 class HelperProxy:
-    """Serve helper requests from `root` with `command` (a list, e.g. [python, helper_shim.py])."""
+    """Serve helper requests from `root` with `command` (a list: the Python that runs dtmask)."""
 
     def __init__(self, root: Path, command: list[str], env: dict[str, str]):
         self.root, self.command, self.env = root, command, env

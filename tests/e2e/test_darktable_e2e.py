@@ -6,7 +6,7 @@
   +2 EV blended through it changes the image inside the object only.
 
 Both run darktable under Xvfb on a throwaway --configdir, with the script installed by `dtmask lua install` and the
-prompts given as a picker script in displayed-image coordinates. The helper runs on the host through HelperProxy
+prompts given as a `dtmask pick --script` in displayed-image coordinates. The helper runs on the host through HelperProxy
 (the chroot has no Python).
 """
 
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.darktable
 
 ROOT = Path(__file__).resolve().parents[2]
 DT_SID = ROOT.parent / "shared" / "darktable" / "dt-sid"
-SHIM = Path(__file__).with_name("helper_shim.py")
+HELPER = [sys.executable, "-m", "dtmask"]
 W, H = 360, 240
 CENTER, RADIUS = (100, 70), 28
 TIMEOUT = 240
@@ -143,7 +143,7 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot
     script = tmp / "prompts.json"
     script.write_text(json.dumps([{"point": [u, v]}]))
     env = dict(os.environ, DTMASK_HOME=str(with_model))
-    with HelperProxy(tmp / "proxy", [sys.executable, str(SHIM)], env) as proxy:
+    with HelperProxy(tmp / "proxy", HELPER, env) as proxy:
         dt_env = {"DTMASK_HELPER": str(proxy.shim), "DTMASK_PICK_SCRIPT": str(script), "TMPDIR": str(scratch)}
         if exposure is not None:
             dt_env["DTMASK_STYLE_EXPOSURE"] = str(exposure)
