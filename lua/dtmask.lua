@@ -449,6 +449,21 @@ local function selected_model()
   return (m and m ~= "") and m or nil
 end
 
+--- edge feathering in pixels; the panel's slider replaces this (sliders have no change callback)
+function M.feather() return tonumber(pref("feather", "integer")) or 0 end
+
+--- the picker's command line: model and edge feathering from the panel
+function M.pick_args(raster_tif, mask, orientation)
+  local args = { "pick", raster_tif, "-o", mask, "--orientation", tostring(orientation), "--json" }
+  local model = selected_model()
+  if model then args[#args + 1] = "--model" args[#args + 1] = model end
+  local feather = math.floor(M.feather())
+  if feather > 0 then args[#args + 1] = "--feather" args[#args + 1] = tostring(feather) end
+  local script = os.getenv("DTMASK_PICK_SCRIPT")   -- tests: scripted prompts in displayed coordinates
+  if script and script ~= "" then args[#args + 1] = "--script" args[#args + 1] = script end
+  return args
+end
+
 --- the whole flow for one image; runs synchronously (call it from a job or dt.control.dispatch)
 function M.select_object(image)
   if current then
@@ -469,12 +484,7 @@ function M.select_object(image)
     local folder = M.mask_folder()
     make_dir(folder)
     local mask = M.join(folder, M.mask_name(image.filename, image.id, tag:match("_(.*)$")))
-    local args = { "pick", raster_tif, "-o", mask, "--orientation", tostring(orientation), "--json" }
-    local model = selected_model()
-    if model then args[#args + 1] = "--model" args[#args + 1] = model end
-    local script = os.getenv("DTMASK_PICK_SCRIPT")   -- tests: scripted prompts in displayed coordinates
-    if script and script ~= "" then args[#args + 1] = "--script" args[#args + 1] = script end
-    local result, rc, msg = M.run_helper(args, scratch)
+    local result, rc, msg = M.run_helper(M.pick_args(raster_tif, mask, orientation), scratch)
     if not result then
       error(rc == 3 and _("cancelled") or msg, 0)
     end
@@ -567,12 +577,23 @@ local function build_ui()
     end,
     "",
   }
+  ui.feather = dt.new_widget("slider") {
+    label = _("feather edge"),
+    tooltip = _("soften the mask edge by about this many pixels"),
+    soft_min = 0, soft_max = 20, hard_min = 0, hard_max = 100, step = 1, digits = 0,
+    value = tonumber(pref("feather", "integer")) or 0,
+  }
+  M.feather = function()
+    local value = tonumber(ui.feather.value) or 0
+    dt.preferences.write(MODULE, "feather", "integer", math.floor(value))
+    return value
+  end
   ui.last = dt.new_widget("label") { label = _("no mask yet"), ellipsize = "middle" }
   M.listeners[#M.listeners + 1] = show_last
   dt.register_lib(MODULE, _("AI object mask"), true, false,
     { [dt.gui.views.lighttable] = { "DT_UI_CONTAINER_PANEL_RIGHT_CENTER", 100 },
       [dt.gui.views.darkroom] = { "DT_UI_CONTAINER_PANEL_LEFT_CENTER", 100 } },
-    dt.new_widget("box") { orientation = "vertical", ui.button, ui.models, ui.last },
+    dt.new_widget("box") { orientation = "vertical", ui.button, ui.models, ui.feather, ui.last },
     nil, nil)
   ui.registered = true
   in_background(fill_models)

@@ -156,5 +156,15 @@ test("helper failures come back as the helper's own line", function()
   end
 end)
 
+test("picker arguments: orientation, model, feather, scripted prompts", function()
+  dt.prefs["dtmask/model"] = "sam2-tiny"
+  local args = M.pick_args("/t/r.tif", "/m/x.pfm", 6)
+  eq(table.concat(args, " "), "pick /t/r.tif -o /m/x.pfm --orientation 6 --json --model sam2-tiny")
+  M.feather = function() return 3.0 end
+  dt.prefs["dtmask/model"] = ""
+  args = M.pick_args("/t/r.tif", "/m/x.pfm", 1)
+  eq(table.concat(args, " "), "pick /t/r.tif -o /m/x.pfm --orientation 1 --json --feather 3")
+end)
+
 print(string.format("%d passed, %d failed", passed, failed))
 os.exit(failed == 0 and 0 or 1)
