@@ -486,7 +486,7 @@ function M.select_object(image)
     local mask = M.join(folder, M.mask_name(image.filename, image.id, tag:match("_(.*)$")))
     local result, rc, msg = M.run_helper(M.pick_args(raster_tif, mask, orientation), scratch)
     if not result then
-      error(rc == 3 and _("cancelled") or msg, 0)
+      error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0)
     end
     job.percent = 0.9
     M.last = { mask = mask, score = result.score }
