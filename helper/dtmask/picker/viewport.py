@@ -69,8 +69,8 @@ class Viewport:
         """Centre an axis the canvas shows whole; otherwise keep the canvas inside the image on it."""
         for size, extent, attr in ((self.image_width, self.canvas_width / self.scale, "left"),
                                    (self.image_height, self.canvas_height / self.scale, "top")):
-            if extent >= size:
-                setattr(self, attr, (size - extent) / 2)
+            if extent >= size:  # centred on a whole canvas pixel, so 1:1 pixels stay crisp
+                setattr(self, attr, -round((extent - size) * self.scale / 2) / self.scale)
             else:
                 setattr(self, attr, float(np.clip(getattr(self, attr), 0.0, size - extent)))
 

@@ -84,10 +84,13 @@ class PickerWindow:
         bar.pack(fill="x")
         tk.Button(bar, text="Cancel", command=self.cancel, takefocus=0).pack(side="right", padx=4, pady=3)
         tk.Button(bar, text="Apply", command=self.apply, takefocus=0, default="active").pack(side="right")
-        self.status = tk.Label(bar, anchor="w", justify="left")
+        # width=1: the labels take the window's width instead of widening it to fit their text
+        self.status = tk.Label(bar, anchor="w", justify="left", width=1)
         self.status.pack(side="left", fill="x", expand=True, padx=6)
-        tk.Label(self.root, text=KEYS_HELP, anchor="w", fg="#555555", font=("TkDefaultFont", 8)).pack(fill="x",
-                                                                                                      padx=6)
+        keys = tk.Label(self.root, text=KEYS_HELP, anchor="w", justify="left", width=1, fg="#555555",
+                        font=("TkDefaultFont", 8))
+        keys.pack(fill="x", padx=6)
+        keys.bind("<Configure>", lambda e: keys.configure(wraplength=max(100, e.width - 4)))
         self.canvas.create_text(14, 14, anchor="nw", text="analysing the image…", fill="white",
                                 font=("TkDefaultFont", 12, "bold"), tags=("busy", "busy-text"))
         x0, y0, x1, y1 = self.canvas.bbox("busy-text")
@@ -174,6 +177,11 @@ class PickerWindow:
 
     # --- running ---------------------------------------------------------------------------------------------
 
+    @property
+    def busy(self) -> bool:
+        """True while background work runs: the analysis, then the zoomed-out preview."""
+        return not self._was_ready or self._preview is not None
+
     def run(self) -> None:
         """Show the window until Apply; raises Cancelled when cancelled, or the error that ended it."""
         try:
@@ -188,10 +196,19 @@ class PickerWindow:
             raise Cancelled("cancelled in the picker; no mask written")
 
     def close(self) -> None:
+        """Destroy the window, its timers and its photo image now, in this (the Tk) thread.
+
+        Tk objects must never be freed by a garbage collection that happens to run in the encoder's thread (Tcl
+        aborts the process), so the reference cycle through the error handler is broken here too.
+        """
         try:
+            for pending in self.root.tk.splitlist(self.root.tk.call("after", "info")):
+                self.root.after_cancel(pending)
+            self._photo = None
             self.root.destroy()
         except tk.TclError:  # already gone
             pass
+        self.root.__dict__.pop("report_callback_exception", None)
 
     def _finish(self, outcome: str) -> None:
         self.outcome = outcome
