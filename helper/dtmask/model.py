@@ -23,7 +23,7 @@ from .engines import FAMILIES, Engine
 from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT, LABEL_FOREGROUND,
                            providers_for)
 from .errors import UsageError
-from .geometry import ResizeLongestSide, relative_to_pixels
+from .geometry import ResizeLongestSide, relative_to_pixels, stroke_points
 from .imageio import Image, from_array, to_model_frame
 from .refine import Patch, Refinement, agrees, crop_logits, refine_mask, zoom_rect
 
@@ -32,15 +32,23 @@ Point = tuple[float, float]
 
 @dataclass
 class Prompts:
-    """Clicks and an optional box, in file-frame pixels."""
+    """Clicks, brush strokes and an optional box, in file-frame pixels.
+
+    A stroke is a polyline; the decoders get it as evenly spaced points (:meth:`expanded`), so a stroke is kept
+    as drawn here (for the picker to show and undo as one) and the model expands it when it decodes.
+    """
 
     points: list[Point] = field(default_factory=list)  # foreground clicks
     negatives: list[Point] = field(default_factory=list)  # background clicks
     box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
+    strokes: list[list[Point]] = field(default_factory=list)  # foreground brush strokes
+    negative_strokes: list[list[Point]] = field(default_factory=list)  # background brush strokes
 
     @classmethod
     def from_relative(cls, points: Sequence[Point] = (), negatives: Sequence[Point] = (),
-                      box: Sequence[float] | None = None, *, width: int, height: int) -> "Prompts":
+                      box: Sequence[float] | None = None, *, width: int, height: int,
+                      strokes: Sequence[Sequence[Point]] = (),
+                      negative_strokes: Sequence[Sequence[Point]] = ()) -> "Prompts":
         """Prompts given as 0..1 fractions of the image's width and height."""
         def px(pts):
             return [tuple(p) for p in relative_to_pixels(np.array(pts, dtype=float), width, height)] if len(pts) else []
@@ -48,11 +56,27 @@ class Prompts:
         if box is not None:
             x0, y0, x1, y1 = box
             scaled_box = (x0 * width, y0 * height, x1 * width, y1 * height)
-        return cls(points=px(points), negatives=px(negatives), box=scaled_box)
+        return cls(points=px(points), negatives=px(negatives), box=scaled_box,
+                   strokes=[px(s) for s in strokes], negative_strokes=[px(s) for s in negative_strokes])
+
+    def expanded(self, width: int, height: int) -> "Prompts":
+        """The same prompts with every stroke resampled into points (geometry.stroke_points), as decoders take them."""
+        if not self.strokes and not self.negative_strokes:
+            return self
+
+        def spread(strokes):
+            return [(float(x), float(y)) for s in strokes for x, y in stroke_points(s, width, height)]
+
+        return Prompts(points=list(self.points) + spread(self.strokes),
+                       negatives=list(self.negatives) + spread(self.negative_strokes), box=self.box)
 
     def validate(self, width: int, height: int) -> None:
         """Raise UsageError for prompts that cannot select anything in a W x H image."""
-        for kind, pts in (("point", self.points), ("negative point", self.negatives)):
+        strokes = [("stroke", s) for s in self.strokes] + [("negative stroke", s) for s in self.negative_strokes]
+        for kind, stroke in strokes:
+            if not len(stroke):
+                raise UsageError(f"a {kind} has no points")
+        for kind, pts in (("point", self.points), ("negative point", self.negatives), *strokes):
             for x, y in pts:
                 if not (0 <= x < width and 0 <= y < height):
                     raise UsageError(f"{kind} {x:g},{y:g} is outside the {width}x{height} image")
@@ -62,8 +86,8 @@ class Prompts:
                 raise UsageError(f"box {x0:g},{y0:g},{x1:g},{y1:g} reaches outside the {width}x{height} image")
             if abs(x1 - x0) < 1 or abs(y1 - y0) < 1:
                 raise UsageError(f"box {x0:g},{y0:g},{x1:g},{y1:g} has no area")
-        if not self.points and self.box is None:
-            raise UsageError("no foreground prompt: give at least one --point or a --box "
+        if not self.points and not self.strokes and self.box is None:
+            raise UsageError("no foreground prompt: give at least one --point, --stroke or a --box "
                              "(negative points alone select nothing)")
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +102,9 @@ class Prompts:
 
     def as_json(self) -> dict:
         return {"points": [list(p) for p in self.points], "negatives": [list(p) for p in self.negatives],
-                "box": list(self.box) if self.box is not None else None}
+                "box": list(self.box) if self.box is not None else None,
+                "strokes": [[list(p) for p in s] for s in self.strokes],
+                "negative_strokes": [[list(p) for p in s] for s in self.negative_strokes]}
 
 
 @dataclass
@@ -177,6 +203,7 @@ class Model:
         prompts.validate(embedding.width, embedding.height)
         if prompts.box is not None and not self.engine.has_box:
             raise UsageError(f"model '{self.id}' ({self.engine.family}) takes no box prompt; use points")
+        prompts = prompts.expanded(embedding.width, embedding.height)
         start = time.perf_counter()
         result = self._decode(embedding, prompts, previous)
         options = refine or Refinement()

@@ -70,7 +70,7 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     window.run()
     times["encode"] = session.encode_seconds
     t = time.perf_counter()
-    mask = session.final_mask(job.feather)
+    result, mask = session.finish(job.feather)
     times["refine"] = time.perf_counter() - t
     t = time.perf_counter()
     write_mask(job.output, mask, fmt)
@@ -83,7 +83,7 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
         times["decode_median"] = statistics.median(session.decode_seconds)
     selection = session.history.selection
     report = SegmentReport(output=str(Path(job.output).resolve()), width=image.width, height=image.height,
-                           model=model.id, score=session.result.score, cached=session.embedding.cached,
+                           model=model.id, score=result.score, cached=session.embedding.cached,
                            prompts=selection.prompts().as_json(), timings=times,
                            notes=list(image.notes) + ([model.notice] if model.notice else []))
     extra = {"orientation": job.orientation, "invert": selection.invert, "clicks": len(window.click_seconds)}

@@ -68,7 +68,8 @@ def mask_on_canvas(logits: np.ndarray, xs: np.ndarray, ys: np.ndarray, orientati
 
     xs / ys are continuous displayed-image points (as :meth:`Viewport.visible` gives them); W x H is the file
     frame. The logits are interpolated exactly as :func:`dtmask.refine.upsample_mask` does (bilinear,
-    align_corners=False, same scale), so the overlay is the mask Apply writes, at any zoom.
+    align_corners=False, same scale): the overlay is the model's own mask at any zoom, and Apply adds the
+    edge refinement on top.
     """
     cols, rows = xs - 0.5, ys - 0.5  # pixel-index coordinates
     col_x, col_y = display_to_file(cols, np.zeros_like(cols), orientation, width, height)

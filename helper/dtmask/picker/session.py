@@ -16,7 +16,11 @@ from ..errors import UsageError
 from ..geometry import display_size, display_to_file
 from ..imageio import Image
 from ..model import Embedding, Model, Point, Result
+from ..refine import Refinement
 from .state import Entry, History
+
+# per click, one decoder run: the zoom stage would encode a crop (about a second) whenever the object moves
+LIVE = Refinement(zoom=False)
 
 T = TypeVar("T")
 
@@ -99,16 +103,19 @@ class PickSession:
 
     @property
     def result(self) -> Result | None:
-        """The mask for the current step, decoding it first when the embedding is ready and it has none yet."""
+        """The live mask for the current step, decoding it first when the embedding is ready and it has none yet."""
         entry = self.history.current
         if entry.result is None and entry.selection.has_foreground and self.ready:
-            entry.result = self.model.decode(self.embedding, entry.selection.prompts(), previous=entry.basis)
+            entry.result = self.model.decode(self.embedding, entry.selection.prompts(), previous=entry.basis,
+                                             refine=LIVE)
             self.decode_seconds.append(entry.result.seconds)
         return entry.result if entry.selection.has_foreground else None
 
-    def final_mask(self, feather_px: float = 0.0) -> np.ndarray:
-        """The full-resolution file-frame mask of the current step (computed once, on Apply)."""
-        result = self.result
-        if result is None:
+    def finish(self, feather_px: float = 0.0) -> tuple[Result, np.ndarray]:
+        """Apply: decode the current step with every refinement stage (as ``dtmask segment`` does) and make the
+        full-resolution file-frame mask, once."""
+        entry = self.history.current
+        if self.result is None:
             raise UsageError("nothing is selected: click on the object (or drag a box) before applying")
-        return result.mask(invert=self.history.selection.invert, feather_px=feather_px)
+        result = self.model.decode(self.embedding, entry.selection.prompts(), previous=entry.basis)
+        return result, result.mask(invert=entry.selection.invert, feather_px=feather_px)
