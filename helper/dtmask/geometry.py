@@ -76,6 +76,40 @@ def lowres_scale(width: int, height: int, lowres: int = LOWRES_SIZE) -> float:
     return ResizeLongestSide(width, height).scale * lowres / MODEL_SIZE
 
 
+# --- brush strokes ------------------------------------------------------------------------------------------
+
+STROKE_SPACING = 32.0  # model-frame pixels between a stroke's points (two embedding cells)
+STROKE_MIN_POINTS = 3
+STROKE_MAX_POINTS = 32
+
+
+def resample_stroke(stroke, spacing: float, min_points: int = STROKE_MIN_POINTS,
+                    max_points: int = STROKE_MAX_POINTS) -> np.ndarray:
+    """A polyline resampled by arc length into evenly spaced points, both ends included.
+
+    The count is one more than the length in ``spacing`` units, rounded up, kept within min..max points; a
+    stroke of zero length (one point, or the same point repeated) becomes that one point.
+    """
+    pts = np.asarray(stroke, dtype=np.float64).reshape(-1, 2)
+    if len(pts) == 0:
+        raise ValueError("a stroke needs at least one point")
+    steps = np.hypot(*np.diff(pts, axis=0).T)
+    keep = np.concatenate([[True], steps > 0])  # repeated points would make the arc length non-increasing
+    pts, steps = pts[keep], steps[steps > 0]
+    if len(pts) == 1:
+        return pts
+    arc = np.concatenate([[0.0], np.cumsum(steps)])
+    count = int(np.clip(np.ceil(arc[-1] / spacing) + 1, min_points, max_points))
+    at = np.linspace(0.0, arc[-1], count)
+    return np.stack([np.interp(at, arc, pts[:, 0]), np.interp(at, arc, pts[:, 1])], axis=1)
+
+
+def stroke_points(stroke, width: int, height: int) -> np.ndarray:
+    """A file-frame stroke as the points a decoder takes: spaced STROKE_SPACING apart in the model frame, so the
+    count depends on how much of the picture the stroke covers, not on the photo's resolution."""
+    return resample_stroke(stroke, STROKE_SPACING / ResizeLongestSide(width, height).scale)
+
+
 # --- EXIF orientations: display frame D <-> file frame F ---------------------------------------------------
 
 ORIENTATIONS = range(1, 9)

@@ -22,6 +22,8 @@ class SegmentJob:
     points: list[tuple[float, float]] = field(default_factory=list)
     negatives: list[tuple[float, float]] = field(default_factory=list)
     box: tuple[float, float, float, float] | None = None
+    strokes: list[list[tuple[float, float]]] = field(default_factory=list)
+    negative_strokes: list[list[tuple[float, float]]] = field(default_factory=list)
     relative: bool = False
     model: str | None = None
     fmt: str | None = None
@@ -33,9 +35,12 @@ class SegmentJob:
 
     def prompts_for(self, image: Image) -> Prompts:
         if self.relative:
-            return Prompts.from_relative(self.points, self.negatives, self.box,
-                                         width=image.width, height=image.height)
-        return Prompts(points=list(self.points), negatives=list(self.negatives), box=self.box)
+            return Prompts.from_relative(self.points, self.negatives, self.box, width=image.width,
+                                         height=image.height, strokes=self.strokes,
+                                         negative_strokes=self.negative_strokes)
+        return Prompts(points=list(self.points), negatives=list(self.negatives), box=self.box,
+                       strokes=[list(s) for s in self.strokes],
+                       negative_strokes=[list(s) for s in self.negative_strokes])
 
 
 @dataclass

@@ -28,8 +28,29 @@ class NumberList(click.ParamType):
         return numbers
 
 
+class StrokeList(click.ParamType):
+    """``"X1,Y1 X2,Y2 ..."``: a brush stroke, one or more points separated by spaces."""
+
+    name = "\"X1,Y1 X2,Y2 ...\""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        points = []
+        for pair in str(value).replace(";", " ").split():
+            try:
+                x, y = (float(v) for v in pair.split(","))
+            except ValueError:
+                self.fail(f"'{pair}' in stroke '{value}' is not X,Y", param, ctx)
+            points.append((x, y))
+        if not points:
+            self.fail("a stroke needs at least one X,Y point", param, ctx)
+        return points
+
+
 POINT = NumberList(2, "X,Y")
 BOX = NumberList(4, "X0,Y0,X1,Y1")
+STROKE = StrokeList()
 
 
 def say(message: str) -> None:
