@@ -53,7 +53,10 @@ class Background(Generic[T]):
 
 
 class PickSession:
-    """The model, the image as darktable displays it (EXIF orientation N), the history, and timings."""
+    """The model, the image as darktable displays it (EXIF orientation N), the history, and timings.
+
+    Encoding starts in the background as soon as the session exists, so the window can open at once.
+    """
 
     def __init__(self, model: Model, image: Image, orientation: int = 1):
         self.model = model
@@ -76,10 +79,6 @@ class PickSession:
             self.embedding = self._encoding.result()
             self.encode_seconds = time.perf_counter() - self._started
         return self.embedding is not None
-
-    def wait_ready(self) -> None:
-        self._encoding.result()
-        assert self.ready
 
     # --- prompts, in displayed-image pixels ---------------------------------------------------------------
 

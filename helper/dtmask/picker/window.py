@@ -84,13 +84,9 @@ class PickerWindow:
         bar.pack(fill="x")
         tk.Button(bar, text="Cancel", command=self.cancel, takefocus=0).pack(side="right", padx=4, pady=3)
         tk.Button(bar, text="Apply", command=self.apply, takefocus=0, default="active").pack(side="right")
-        # width=1: the labels take the window's width instead of widening it to fit their text
-        self.status = tk.Label(bar, anchor="w", justify="left", width=1)
+        self.status = _wrapping_label(bar)
         self.status.pack(side="left", fill="x", expand=True, padx=6)
-        keys = tk.Label(self.root, text=KEYS_HELP, anchor="w", justify="left", width=1, fg="#555555",
-                        font=("TkDefaultFont", 8))
-        keys.pack(fill="x", padx=6)
-        keys.bind("<Configure>", lambda e: keys.configure(wraplength=max(100, e.width - 4)))
+        _wrapping_label(self.root, text=KEYS_HELP, fg="#555555", font=("TkDefaultFont", 8)).pack(fill="x", padx=6)
         self.canvas.create_text(14, 14, anchor="nw", text="analysing the image…", fill="white",
                                 font=("TkDefaultFont", 12, "bold"), tags=("busy", "busy-text"))
         x0, y0, x1, y1 = self.canvas.bbox("busy-text")
@@ -426,3 +422,10 @@ class PickerWindow:
         if (e.width, e.height) != (self.viewport.canvas_width, self.viewport.canvas_height):
             self.viewport.resize(e.width, e.height, keep_zoom=self._user_zoomed)
             self._queue_render()
+
+
+def _wrapping_label(master: tk.Misc, **options) -> tk.Label:
+    """A label that wraps to the width it is given (width=1: it never widens the window to fit its text)."""
+    label = tk.Label(master, anchor="w", justify="left", width=1, **options)
+    label.bind("<Configure>", lambda e: label.configure(wraplength=max(100, e.width - 4)))
+    return label
