@@ -208,7 +208,8 @@ class Model:
         result = self._decode(embedding, prompts, previous)
         options = refine or Refinement()
         if options.zoom:
-            rect = zoom_rect(result.logits, embedding.width, embedding.height, prompts.points, options)
+            rect = zoom_rect(result.logits, embedding.width, embedding.height, prompts.points, options,
+                             previous.zoom_rect if previous is not None else None)
             crop_prompts = _crop_prompts(prompts, rect) if rect is not None else None
             if crop_prompts is not None:
                 same = previous is not None and previous.zoom is not None and previous.zoom_rect == rect
@@ -280,5 +281,6 @@ def load_model(model_id: str | None = None, device: str = "auto") -> Model:
         raise UsageError(f"model '{entry.id}' has family '{entry.family}', which this dtmask does not know")
     providers, notice = providers_for(device)
     identities = {role: info.get("sha256", "") for role, info in entry.files.items()}
-    engine = family(str(paths["encoder"]), str(paths["decoder"]), providers, identities)
+    decoder = str(paths["decoder"]) if "decoder" in paths else None  # fastsam is a single network
+    engine = family(str(paths["encoder"]), decoder, providers, identities)
     return Model(entry, engine, notice)

@@ -23,8 +23,9 @@ import numpy as np
 from .geometry import ResizeLongestSide, bilinear_axis
 
 STRIP_ROWS = 512
-TILE_CELLS = 8  # edge tiles of the guided filter: this many logit cells a side
+TILE_CELLS = 16  # edge tiles of the guided filter: this many logit cells a side
 GUIDED_SAMPLES = 4  # the guided filter's radius in samples of its working grid
+MIN_RADIUS_PX = 2.0  # in small images a cell is under a pixel: still look this far for the edge
 MIN_ZOOM_PX = 256  # smallest zoom crop side: below that the model sees mostly upscaled blur
 
 Point = tuple[float, float]
@@ -98,11 +99,13 @@ def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.nd
 
 
 def zoom_rect(logits: np.ndarray, width: int, height: int, points: Sequence[Point] = (),
-              options: Refinement = Refinement()) -> tuple[int, int, int, int] | None:
+              options: Refinement = Refinement(),
+              current: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int] | None:
     """The crop (x0, y0, x1, y1) to decode again at full model resolution, or None when zooming gains little.
 
-    The crop holds the mask and the positive clicks plus a margin; its corners snap to a coarse grid so that
-    the next clicks on the same object usually reuse the crop's embedding.
+    The crop holds the mask and the positive clicks plus a margin. The ``current`` crop (the last click's) is
+    kept while the object stays well inside it, so that a click costs no new encoding; a new crop's corners
+    snap to a coarse grid.
     """
     g = _Grid.of(logits.shape[0], width, height)
     ys, xs = np.nonzero(logits > 0)
@@ -113,7 +116,13 @@ def zoom_rect(logits: np.ndarray, width: int, height: int, points: Sequence[Poin
     x_hi = max((xs.max() + 1) / g.scale_x, pts[:, 0].max(initial=-np.inf))
     y_lo = min(ys.min() / g.scale_y, pts[:, 1].min(initial=np.inf))
     y_hi = max((ys.max() + 1) / g.scale_y, pts[:, 1].max(initial=-np.inf))
-    side = max(x_hi - x_lo, y_hi - y_lo) * (1 + 2 * options.zoom_margin)
+    extent = max(x_hi - x_lo, y_hi - y_lo)
+    if current is not None:
+        cx0, cy0, cx1, cy1 = current
+        inset = options.zoom_margin / 2 * extent
+        if cx0 + inset <= x_lo and x_hi <= cx1 - inset and cy0 + inset <= y_lo and y_hi <= cy1 - inset:
+            return current
+    side = extent * (1 + 2 * options.zoom_margin)
     longest = max(width, height)
     if side > options.zoom_below * longest:
         return None
@@ -245,9 +254,9 @@ def guided_edges(out: np.ndarray, logits: np.ndarray, guide: np.ndarray, radius:
     g = _Grid.of(n, width, height)
     cell_x, cell_y = g.cell_x, g.cell_y
     mixed = _neighbourhood_mixed(logits > 0)
-    cell_px = 1.0 / g.scale_x
-    step = max(1, int(round(radius * cell_px / GUIDED_SAMPLES)))
-    r = max(1, int(round(radius * cell_px / step)))
+    radius_px = max(radius / g.scale_x, MIN_RADIUS_PX)
+    step = max(1, int(round(radius_px / GUIDED_SAMPLES)))
+    r = max(1, int(round(radius_px / step)))
     tile = TILE_CELLS
     white = _white(guide)
     for ty in range(0, n, tile):
@@ -274,7 +283,7 @@ def _guided_tile(logits: np.ndarray, g: _Grid, guide: np.ndarray, white: float,
     ys = _sample_centres(max(0, r0 - margin), min(height, r1 + margin), step)
     xs = _sample_centres(max(0, c0 - margin), min(width, c1 + margin), step)
     small = _block_mean(guide, ys, xs, step) / white
-    p = 1.0 / (1.0 + np.exp(-_bilinear(logits, (ys + 0.5) * g.scale_y - 0.5, (xs + 0.5) * g.scale_x - 0.5)))
+    p = 0.5 + 0.5 * np.tanh(0.5 * _bilinear(logits, (ys + 0.5) * g.scale_y - 0.5, (xs + 0.5) * g.scale_x - 0.5))
     a, b = _guided_coefficients(small, p.astype(np.float32), r, eps)
     # coefficients back at full resolution, on the box only
     py = (np.arange(r0, r1) - ys[0]) / step

