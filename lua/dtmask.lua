@@ -605,18 +605,22 @@ end
 
 -- script_manager integration ---------------------------------------------------------------------------------
 
+local function set_visible(visible)
+  if ui.registered then dt.gui.libs[MODULE].visible = visible end
+end
+
 local function destroy()
   dt.destroy_event(MODULE, "shortcut")
-  dt.gui.libs[MODULE].visible = false
+  set_visible(false)
 end
 
 local function restart()
   register_shortcut()
-  dt.gui.libs[MODULE].visible = true
+  set_visible(true)
 end
 
 local function show()
-  dt.gui.libs[MODULE].visible = true
+  set_visible(true)
 end
 
 -- start ------------------------------------------------------------------------------------------------------
@@ -633,8 +637,22 @@ dt.preferences.register(MODULE, "mask_folder", "string", _("dtmask: mask folder"
 dt.preferences.register(MODULE, "helper", "file", _("dtmask: helper program"),
   _("the dtmask program; empty: found on PATH or in ~/.local/bin"), "")
 
+-- Registering a panel while darktable starts straight into the darkroom (`darktable photo.raw`) crashes
+-- darktable 4.2; like lua-scripts' own scripts, build it in the lighttable, or on the first visit there.
+local function build_ui_in_lighttable()
+  if dt.gui.current_view() == dt.gui.views.lighttable then
+    build_ui()
+    return
+  end
+  dt.register_event(MODULE, "view-changed", function(_, _, new_view)
+    if new_view == dt.gui.views.lighttable and not ui.registered then
+      build_ui()
+    end
+  end)
+end
+
 if dt.gui and dt.gui.current_view and os.getenv("DTMASK_NO_UI") ~= "1" then
-  build_ui()
+  build_ui_in_lighttable()
 end
 register_shortcut()
 
