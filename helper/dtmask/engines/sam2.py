@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Decoded, Engine
+from .spec import RoleSpec
 
 ENCODER_OUTPUTS = ("high_res_feats_0", "high_res_feats_1", "image_embed")
 DECODER_INPUTS = {"image_embed", "high_res_feats_0", "high_res_feats_1", "point_coords", "point_labels",
@@ -15,6 +16,13 @@ class Sam2Engine(Engine):
     family = "sam2"
     encoder_io = ({"image"}, set(ENCODER_OUTPUTS))
     decoder_io = (DECODER_INPUTS, {"masks", "iou_predictions"})
+    tensors = {
+        "encoder": RoleSpec(inputs=(("image", 4),), outputs=tuple((name, 4) for name in ENCODER_OUTPUTS)),
+        "decoder": RoleSpec(
+            inputs=(("image_embed", 4), ("high_res_feats_0", 4), ("high_res_feats_1", 4), ("point_coords", 3),
+                    ("point_labels", 2), ("mask_input", 4), ("has_mask_input", 1)),
+            outputs=(("masks", 4), ("iou_predictions", 2))),
+    }
 
     def __init__(self, encoder: str, decoder: str, providers: list[str], identities: dict[str, str] | None = None):
         super().__init__(encoder, decoder, providers, identities)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Decoded, Engine
+from .spec import RoleSpec
 
 SIZE = 1024
 
@@ -14,6 +15,11 @@ class SegNextEngine(Engine):
     has_box = False
     encoder_io = ({"image"}, {"image_feats"})
     decoder_io = ({"image_feats", "point_coords", "point_labels", "prev_mask"}, {"mask"})
+    tensors = {
+        "encoder": RoleSpec(inputs=(("image", 4),), outputs=(("image_feats", 4),)),
+        "decoder": RoleSpec(inputs=(("image_feats", 4), ("point_coords", 3), ("point_labels", 2), ("prev_mask", 4)),
+                            outputs=(("mask", 4),)),
+    }
 
     def normalise(self, rgb: np.ndarray) -> np.ndarray:
         """RGB in 0..1; the graph normalises by itself."""
