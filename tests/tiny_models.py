@@ -119,6 +119,86 @@ def segnext_pair(folder: Path, probabilities: bool) -> tuple[Path, Path]:
     return _save(enc, folder / "encoder.onnx"), _save(dec, folder / "decoder.onnx")
 
 
+HQSAM_INTERM = {"light": (1, 160), "vit_b": (4, 768)}  # (count, channels) of interm_embeddings per variant
+
+
+def hqsam_pair(folder: Path, variant: str = "light") -> tuple[Path, Path]:
+    """HQ-SAM encoder + decoder as sam-hq's ONNX export names them. The encoder's interm_embeddings are the image
+    pooled to 64 x 64, channels last ([k, 1, 64, 64, C]); the decoder's iou_predictions is their maximum, so a test
+    sees that the engine really carried them from the encoder (and the cache) into the decoder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count, channels = HQSAM_INTERM[variant]
+    nodes, inits = [], [numpy_helper.from_array(np.array([count, 1, 1, 1, 1], np.int64), "interm_reps")]
+    _pooled_features("image", "image_embeddings", 256, 16, nodes, inits)
+    _pooled_features("image", "interm_nchw", channels, 16, nodes, inits)
+    nodes += [helper.make_node("Transpose", ["interm_nchw"], ["interm_nhwc"], perm=[0, 2, 3, 1]),
+              helper.make_node("Unsqueeze", ["interm_nhwc", "interm_ax0"], ["interm_one"]),
+              helper.make_node("Tile", ["interm_one", "interm_reps"], ["interm_embeddings"])]
+    inits.append(numpy_helper.from_array(np.array([0], np.int64), "interm_ax0"))
+    enc = helper.make_graph(nodes, "hqsam_encoder", [_f("image", [1, 3, 1024, 1024])],
+                            [_f("image_embeddings", [1, 256, 64, 64]),
+                             _f("interm_embeddings", [count, 1, 64, 64, channels])], inits)
+    nodes, inits = [], [numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+                        numpy_helper.from_array(np.array([1, 1], np.int64), "iou_shape")]
+    _pattern_nodes(256, "square", nodes, inits)
+    inputs = ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"]
+    _consume(inputs, "square", "low_res_masks", nodes)
+    nodes += [helper.make_node("Identity", ["low_res_masks"], ["masks"]),
+              helper.make_node("ReduceMax", ["interm_embeddings"], ["interm_max"], keepdims=0),
+              helper.make_node("Reshape", ["interm_max", "iou_shape"], ["iou_predictions"])]
+    dec = helper.make_graph(
+        nodes, "hqsam_decoder",
+        [_f("image_embeddings", [1, 256, 64, 64]), _f("interm_embeddings", ["k", 1, 64, 64, "c"]),
+         _f("point_coords", [1, "n", 2]), _f("point_labels", [1, "n"]), _f("mask_input", [1, 1, 256, 256]),
+         _f("has_mask_input", [1]), _f("orig_im_size", [2])],
+        [_f("masks", [1, 1, "h", "w"]), _f("iou_predictions", [1, 1]), _f("low_res_masks", [1, 1, 256, 256])],
+        inits)
+    return _save(enc, folder / "encoder.onnx"), _save(dec, folder / "decoder.onnx")
+
+
+# FastSAM: prototypes are indicator maps of rectangles on a 16 x 16 grid (64 model-frame pixels a cell); a
+# candidate whose coefficients are 16 on prototype k and -8 on the constant prototype has logits +8 inside
+# rectangle k and -8 outside, so every instance mask is known exactly.
+FASTSAM_REGIONS = {0: (2, 2, 8, 8), 1: (4, 4, 6, 6), 2: (9, 10, 15, 14)}  # k -> grid x0, y0, x1, y1
+FASTSAM_BIAS = 31
+
+
+def fastsam_candidate(box, conf: float, region: int) -> np.ndarray:
+    """One candidate column: cx, cy, w, h (model-frame pixels, from x0, y0, x1, y1), confidence, coefficients."""
+    x0, y0, x1, y1 = box
+    column = np.zeros(37, np.float32)
+    column[:5] = [(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, conf]
+    column[5 + region] = 16.0
+    column[5 + FASTSAM_BIAS] = -8.0
+    return column
+
+
+def fastsam_prototypes() -> np.ndarray:
+    protos = np.zeros((1, 32, 16, 16), np.float32)
+    for k, (x0, y0, x1, y1) in FASTSAM_REGIONS.items():
+        protos[0, k, y0:y1, x0:x1] = 1.0
+    protos[0, FASTSAM_BIAS] = 1.0
+    return protos
+
+
+def fastsam_model(folder: Path, candidates: list[np.ndarray], name: str = "model.onnx",
+                  image_size: int = 1024) -> Path:
+    """A YOLOv8-seg export (ultralytics names: images -> output0 [1,37,K], output1 [1,32,256,256]) whose
+    candidates are the given columns and whose prototypes are :func:`fastsam_prototypes` resized x16."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table = np.stack(candidates, axis=1)[None].astype(np.float32)  # (1, 37, K)
+    inits = [numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+             numpy_helper.from_array(table, "table"),
+             numpy_helper.from_array(fastsam_prototypes(), "grid"),
+             numpy_helper.from_array(np.array([1, 1, 16, 16], np.float32), "grid_scales")]
+    nodes = [helper.make_node("Resize", ["grid", "", "grid_scales"], ["protos"], mode="nearest")]
+    _consume(["images"], "table", "output0", nodes)
+    nodes.append(helper.make_node("Identity", ["protos"], ["output1"]))
+    graph = helper.make_graph(nodes, "fastsam", [_f("images", [1, 3, image_size, image_size])],
+                              [_f("output0", [1, 37, table.shape[2]]), _f("output1", [1, 32, 256, 256])], inits)
+    return _save(graph, folder / name)
+
+
 def darktable_model(folder: Path, model_id: str, arch: str = "sam2", probabilities: bool = False) -> Path:
     """A model folder laid out as darktable 5.6 installs it: config.json + encoder.onnx + decoder.onnx."""
     if arch == "sam2":
