@@ -28,7 +28,7 @@ from .spec import RoleSpec
 CONFIDENCE = 0.4  # FastSAM's own defaults (ultralytics FastSAM predictor: conf 0.4, iou 0.9)
 NMS_IOU = 0.9
 MAX_INSTANCES = 300
-OUTSIDE = -32.0  # logit given to the grid cells outside an instance's box (and to an empty selection)
+OUTSIDE = -32.0  # logit of every cell when nothing is selected
 PAD = 114.0 / 255.0  # ultralytics' letterbox grey
 
 
@@ -54,7 +54,7 @@ class Instances:
         return self.boxes * (self.grid / MODEL_SIZE)
 
     def logits(self, index: int) -> np.ndarray:
-        """(n, n) float32 mask logits of one instance, OUTSIDE beyond its box."""
+        """(n, n) float32 mask logits of one instance, negative beyond its box."""
         return _masks(self.coefficients[index:index + 1], self.prototypes, self.cell_boxes()[index:index + 1])[0]
 
     def containing(self, x: float, y: float) -> np.ndarray:
@@ -93,7 +93,12 @@ def decode_instances(candidates: np.ndarray, prototypes: np.ndarray, confidence:
 
 
 def _masks(coefficients: np.ndarray, prototypes: np.ndarray, cell_boxes: np.ndarray) -> np.ndarray:
-    """(m, n, n) logits = coefficients x prototypes, cropped to each box like ultralytics' crop_mask."""
+    """(m, n, n) logits = coefficients x prototypes, cropped to each box like ultralytics' crop_mask.
+
+    ultralytics zeroes the probabilities outside the box, then upsamples them; in logits the same edge comes from
+    mirroring: a cell outside the box gets -|logit| (at most -1), so upsampling crosses zero at the box border
+    instead of being pulled inwards by a large constant.
+    """
     p, n, _ = prototypes.shape
     logits = (coefficients @ prototypes.reshape(p, -1)).reshape(-1, n, n)
     idx = np.arange(n)
@@ -101,7 +106,7 @@ def _masks(coefficients: np.ndarray, prototypes: np.ndarray, cell_boxes: np.ndar
     cols = (idx >= x0) & (idx < x1)  # (m, n)
     rows = (idx >= y0) & (idx < y1)
     inside = rows[:, :, None] & cols[:, None, :]
-    return np.where(inside, logits, np.float32(OUTSIDE)).astype(np.float32)
+    return np.where(inside, logits, np.minimum(-np.abs(logits), -1.0)).astype(np.float32)
 
 
 def nms(boxes: np.ndarray, iou: float) -> np.ndarray:
@@ -149,7 +154,7 @@ def select(instances: Instances, coords: np.ndarray, labels: np.ndarray) -> list
             continue
         hits = np.flatnonzero(instances.containing(x, y) & allowed)
         if len(hits):
-            chosen.append(int(hits[np.argmin(instances.areas[hits], kind="stable")]))
+            chosen.append(int(hits[np.argmin(instances.areas[hits])]))
     corners = {int(label): (x, y) for (x, y), label in zip(coords, labels)
                if label in (LABEL_BOX_TOP_LEFT, LABEL_BOX_BOTTOM_RIGHT)}
     if len(corners) == 2:
