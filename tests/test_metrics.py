@@ -41,8 +41,10 @@ def test_first_click_at_the_deepest_point_then_on_errors():
 
 def test_clicked_pixels_are_not_clicked_again():
     truth = np.zeros((5, 5), bool)
-    truth[2, 2] = True
-    assert metrics.next_click(np.zeros_like(truth), truth, [(2, 2, True)])[:2] != (2, 2)
+    truth[2, 2:4] = True
+    empty = np.zeros_like(truth)
+    assert metrics.next_click(empty, truth) == (2, 2, True)  # ties: the first pixel in row-major order
+    assert metrics.next_click(empty, truth, [(2, 2, True)]) == (3, 2, True)
 
 
 def test_boundary_f_tolerance():
@@ -84,8 +86,13 @@ def test_perfect_predictor_needs_one_click():
     truth = _rect()
     image = from_array(np.zeros(truth.shape + (3,), np.uint8))
     row = quality.evaluate(_FakeModel(truth), image, truth, Refinement.raw(), max_clicks=20)
-    assert row.noc85 == row.noc90 == 1 and row.miou1 == 1.0 and row.bf3 == 1.0
-    assert len(row.ious) == quality.MIN_CLICKS  # stops once every metric is known
+    assert row.noc85 == row.noc90 == 1 and row.miou1 == row.miou5 == 1.0 and row.bf3 == 1.0
+    assert row.ious == [1.0]  # nothing left to click on
+
+
+def test_no_click_on_a_perfect_mask():
+    truth = _rect()
+    assert metrics.next_click(truth, truth) is None
 
 
 def test_empty_predictor_fails(tmp_path):

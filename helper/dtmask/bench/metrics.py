@@ -35,8 +35,8 @@ def _inner_distance(region: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
 
 
-def next_click(pred: np.ndarray, truth: np.ndarray, clicked: Sequence[Click] = ()) -> Click:
-    """The robot's next click: the error pixel farthest from the error region's boundary.
+def next_click(pred: np.ndarray, truth: np.ndarray, clicked: Sequence[Click] = ()) -> Click | None:
+    """The robot's next click: the error pixel farthest from the error region's boundary (None: no error left).
 
     False negatives and false positives are distance-transformed (padded by one pixel, clicked pixels
     excluded); the click goes to the farthest point of the two, positive when it lies in the false negatives.
@@ -57,8 +57,8 @@ def next_click(pred: np.ndarray, truth: np.ndarray, clicked: Sequence[Click] = (
         if value > best[0]:
             y, x = divmod(k, dist.shape[1])
             best = (value, x + box[1].start, y + box[0].start, positive)
-    _, x, y, positive = best
-    return x, y, positive
+    value, x, y, positive = best
+    return (x, y, positive) if value > 0 else None
 
 
 def _boundary(mask: np.ndarray) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 For each ``NAME.tif`` / ``NAME.png`` with a ``NAME_gt.png`` (255 object, 0 rest): the click robot of
 :mod:`.metrics` clicks, the model decodes with the previous low-res logits fed back, and the full-resolution
-mask (refined, or raw with ``raw=True``) is scored. A run stops once IoU 0.90 is reached after at least 5 clicks
-(every reported metric is then known), like RITM's evaluation stops at its target IoU.
+mask (refined, or raw with ``raw=True``) is scored. A run stops once IoU 0.90 is reached after at least 5 clicks,
+or at a perfect mask (every reported metric is then known), like RITM's evaluation stops at its target IoU.
 """
 
 from __future__ import annotations
@@ -79,7 +79,10 @@ def evaluate(model: Model, image: Image, truth: np.ndarray, options: Refinement,
     refine_s: list[float] = []
     bf3 = 0.0
     for k in range(1, max_clicks + 1):
-        clicks.append(metrics.next_click(pred, truth, clicks))
+        click = metrics.next_click(pred, truth, clicks)
+        if click is None:  # a perfect mask: later clicks could only add noise
+            break
+        clicks.append(click)
         prompts = Prompts(points=[(x, y) for x, y, pos in clicks if pos],
                           negatives=[(x, y) for x, y, pos in clicks if not pos])
         start = time.perf_counter()
@@ -89,9 +92,10 @@ def evaluate(model: Model, image: Image, truth: np.ndarray, options: Refinement,
         click_s.append(middle - start)
         refine_s.append(time.perf_counter() - middle)
         ious.append(metrics.iou(pred, truth))
-        if k == min(BF_CLICKS, max_clicks):
+        done = ious[-1] == 1.0 or (ious[-1] >= TARGET and k >= max(MIN_CLICKS, BF_CLICKS))
+        if k == min(BF_CLICKS, max_clicks) or (done and k < BF_CLICKS):
             bf3 = metrics.boundary_f(pred, truth)
-        if ious[-1] >= TARGET and k >= max(MIN_CLICKS, BF_CLICKS):
+        if done:
             break
     return ImageRow(name=name, width=image.width, height=image.height,
                     noc85=metrics.noc(ious, 0.85, max_clicks), noc90=metrics.noc(ious, TARGET, max_clicks),
