@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +217,54 @@ def test_darktable_54_attaches_mask(tmp_path, with_model, darkroom):
     from scipy import ndimage
     near = ndimage.binary_dilation(red, iterations=4)
     assert changed[~near].sum() == 0, f"{changed[~near].sum()} pixels changed outside the object ({inside} inside)"
+
+
+STARTUP_LUA = """
+local dt = require "darktable"
+dt.control.dispatch(function()
+  dt.control.sleep(3000)
+  local start_view = dt.gui.current_view().id
+  dt.gui.current_view(dt.gui.views.lighttable)
+  dt.control.sleep(2000)
+  local ok, lib = pcall(function() return dt.gui.libs["dtmask"] end)
+  local f = io.open({result}, "w")
+  f:write(string.format("start=%s\\npanel=%s\\n", start_view, tostring(ok and lib ~= nil)))
+  f:close()
+end)
+"""
+
+
+@pytest.mark.skipif(shutil.which("darktable") is None or shutil.which("xvfb-run") is None,
+                    reason="darktable or xvfb-run is not installed (apt-get install darktable xvfb xauth)")
+def test_darktable_42_starts_straight_into_darkroom(tmp_path, with_model):
+    """`darktable photo.tif` opens the darkroom while the script loads: registering the panel then crashed 4.2.
+
+    os.exit from a dispatched Lua function hangs darktable 4.2, so the test ends darktable itself once the
+    report is written (or darktable died).
+    """
+    photo = make_photo(tmp_path, None)
+    cfg = tmp_path / "config"
+    cfg.mkdir()
+    install(cfg)
+    result = tmp_path / "result.txt"
+    with open(cfg / "luarc", "a", encoding="utf-8") as f:
+        f.write(STARTUP_LUA.format(result=lua_string(result)))
+    log_path = tmp_path / "darktable.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(["xvfb-run", "-a", "darktable", "--configdir", str(cfg), "--library", ":memory:",
+                                 str(photo)], cwd=ROOT, env=dict(os.environ, DTMASK_HOME=str(with_model)),
+                                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + TIMEOUT
+            while not result.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(1)  # let a crash that races the report show up in the log
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    log = log_path.read_text(errors="replace")
+    assert "backtrace written" not in log and "signal handler called" not in log, log[-3000:]
+    assert "LUA ERROR" not in log, log[-3000:]
+    assert result.exists(), f"darktable did not finish the test script:\n{log[-3000:]}"
+    report = dict(line.split("=", 1) for line in result.read_text().splitlines())
+    assert report == {"start": "darkroom", "panel": "true"}, report
