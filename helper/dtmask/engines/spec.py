@@ -31,20 +31,20 @@ class RoleSpec:
         spare = sum(1 for name, _ in self.inputs if name is None)
         extra = [name for name, _ in inputs if name not in named]
         if len(extra) > spare:
-            problems.append(f"has input(s) {', '.join(extra[spare:] if spare else extra)} that this family "
-                            f"does not feed")
+            unfed = extra[spare:] if spare else extra
+            problems.append(f"has input{'s' if len(unfed) > 1 else ''} {', '.join(unfed)} that this family does "
+                            f"not feed")
         return problems
 
 
 def _match(kind: str, wanted: Tensors, have: list[tuple[str, int | None]]) -> list[str]:
     problems = []
     ranks = dict(have)
+    lacking = [f"{name} (rank {rank})" for name, rank in wanted if name is not None and name not in ranks]
+    if lacking:
+        problems.append(f"lacks {kind}{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}")
     for name, rank in wanted:
-        if name is None:
-            continue
-        if name not in ranks:
-            problems.append(f"lacks {kind} {name} (rank {rank})")
-        elif ranks[name] is not None and ranks[name] != rank:
+        if name is not None and name in ranks and ranks[name] is not None and ranks[name] != rank:
             problems.append(f"{kind} {name} has rank {ranks[name]}, not {rank}")
     named = {name for name, _ in wanted if name}
     free = [r for n, r in have if n not in named]
