@@ -4,6 +4,9 @@ For each ``NAME.tif`` / ``NAME.png`` with a ``NAME_gt.png`` (255 object, 0 rest)
 :mod:`.metrics` clicks, the model decodes with the previous low-res logits fed back, and the full-resolution
 mask (refined, or raw with ``raw=True``) is scored. A run stops once IoU 0.90 is reached after at least 5 clicks,
 or at a perfect mask (every reported metric is then known), like RITM's evaluation stops at its target IoU.
+
+With ``prompt="stroke"`` the first click is replaced by a brush stroke along the object's medial axis
+(:mod:`.stroke`); the robot's clicks follow it as usual and the stroke stays among the prompts.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from ..imageio import Image, from_array, read_image
 from ..model import Model, Prompts, Result
 from ..refine import Refinement
 from . import metrics
+from .stroke import medial_stroke
 
 TARGET = 0.90
 MIN_CLICKS = 5
@@ -68,8 +72,8 @@ def _load(image_path: Path, truth_path: Path) -> tuple[Image, np.ndarray]:
 
 
 def evaluate(model: Model, image: Image, truth: np.ndarray, options: Refinement, max_clicks: int = 20,
-             name: str = "") -> ImageRow:
-    """Run the click protocol on one image and score it."""
+             name: str = "", prompt: str = "click") -> ImageRow:
+    """Run the click protocol on one image and score it (``prompt="stroke"``: a stroke, then clicks)."""
     embedding = model.encode(image)
     pred = np.zeros_like(truth)
     clicks: list[metrics.Click] = []
@@ -78,13 +82,15 @@ def evaluate(model: Model, image: Image, truth: np.ndarray, options: Refinement,
     click_s: list[float] = []
     refine_s: list[float] = []
     bf3 = 0.0
+    strokes = [medial_stroke(truth)] if prompt == "stroke" else []
     for k in range(1, max_clicks + 1):
-        click = metrics.next_click(pred, truth, clicks)
-        if click is None:  # a perfect mask: later clicks could only add noise
-            break
-        clicks.append(click)
+        if not (strokes and k == 1):  # the stroke is the first interaction
+            click = metrics.next_click(pred, truth, clicks)
+            if click is None:  # a perfect mask: later clicks could only add noise
+                break
+            clicks.append(click)
         prompts = Prompts(points=[(x, y) for x, y, pos in clicks if pos],
-                          negatives=[(x, y) for x, y, pos in clicks if not pos])
+                          negatives=[(x, y) for x, y, pos in clicks if not pos], strokes=strokes)
         start = time.perf_counter()
         previous = model.decode(embedding, prompts, previous, refine=options)
         middle = time.perf_counter()
@@ -105,7 +111,7 @@ def evaluate(model: Model, image: Image, truth: np.ndarray, options: Refinement,
 
 
 def run(folder: str | Path, model: Model, raw: bool = False, max_clicks: int = 20,
-        log: Callable[[str], None] = lambda s: None) -> dict:
+        log: Callable[[str], None] = lambda s: None, prompt: str = "click") -> dict:
     """Evaluate every image of a folder; the summary keys plus ``images`` (one row each)."""
     pairs = find_images(folder)
     if not pairs:
@@ -114,11 +120,11 @@ def run(folder: str | Path, model: Model, raw: bool = False, max_clicks: int = 2
     rows = []
     for image_path, truth_path in pairs:
         image, truth = _load(image_path, truth_path)
-        rows.append(evaluate(model, image, truth, options, max_clicks, name=image_path.stem))
+        rows.append(evaluate(model, image, truth, options, max_clicks, name=image_path.stem, prompt=prompt))
         log(format_row(rows[-1]))
     all_clicks = [r.click_ms for r in rows]
     summary = {
-        "model": model.id, "refined": not raw, "data": str(folder), "max_clicks": max_clicks,
+        "model": model.id, "refined": not raw, "data": str(folder), "max_clicks": max_clicks, "prompt": prompt,
         "noc85": _mean(r.noc85 for r in rows), "noc90": _mean(r.noc90 for r in rows),
         "nof90": sum(1 for r in rows if r.ious and max(r.ious) < TARGET),
         "miou1": _mean(r.miou1 for r in rows), "miou3": _mean(r.miou3 for r in rows),
@@ -151,6 +157,7 @@ def table(summary: dict) -> str:
                  f"{summary['miou3']:>6.3f} {summary['miou5']:>6.3f} {summary['bf3']:>6.3f} "
                  f"{summary['click_ms']:>8.0f} {summary['refine_ms']:>9.0f}")
     lines.append(f"NoF@90 {summary['nof90']} of {len(summary['images'])}; "
-                 f"{'refined' if summary['refined'] else 'raw'} masks, model {summary['model']}; "
+                 f"{'refined' if summary['refined'] else 'raw'} masks, model {summary['model']}, "
+                 f"first prompt a {summary.get('prompt', 'click')}; "
                  f"click and refine ms are medians")
     return "\n".join(lines)

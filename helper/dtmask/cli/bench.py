@@ -37,12 +37,15 @@ def speed(megapixels, model_id, repeat):
 @click.option("--max-clicks", type=click.IntRange(min=1, max=100), default=20, show_default=True,
               help="Clicks per image before giving up.")
 @click.option("--raw", is_flag=True, help="Turn all mask refinement off (the model's own upsampled logits).")
+@click.option("--prompt", type=click.Choice(["click", "stroke"]), default="click", show_default=True,
+              help="First prompt: the standard click, or a brush stroke along the object's medial axis.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the results as JSON here.")
-def quality(folder, model_id, max_clicks, raw, json_out):
+def quality(folder, model_id, max_clicks, raw, prompt, json_out):
     """Mask quality with the standard click protocol (NoC@85/90, NoF@90, mIoU@1/3/5, boundary F).
 
     The first click goes to the object's deepest point, each next one to the centre of the largest error,
-    with the previous mask fed back. Run once with --raw and once without to see what refinement gains.
+    with the previous mask fed back. Run once with --raw and once without to see what refinement gains,
+    and with --prompt stroke to see whether a stroke beats a first click for a model.
 
     \b
     Example:
@@ -55,7 +58,7 @@ def quality(folder, model_id, max_clicks, raw, json_out):
 
     model = load_model(model_id)
     click.echo(quality_bench.HEADER, err=True)
-    summary = quality_bench.run(folder, model, raw=raw, max_clicks=max_clicks, log=say)
+    summary = quality_bench.run(folder, model, raw=raw, max_clicks=max_clicks, log=say, prompt=prompt)
     click.echo(quality_bench.table(summary))
     if json_out:
         with open(json_out, "w") as f:
