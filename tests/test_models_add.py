@@ -2,8 +2,6 @@
 
 import json
 import shutil
-import subprocess
-import sys
 import tarfile
 
 import numpy as np
@@ -15,20 +13,9 @@ from dtmask import store
 from dtmask.errors import ModelError, UsageError
 from dtmask.imageio import read_mask
 
+from test_cli import _one_line_error as _one_line, run
 from tiny_models import (assert_square_mask, fastsam_candidate, fastsam_model, hqsam_pair, sam2_pair,
                          segnext_pair)
-
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "dtmask", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
-
-
-def _one_line(done, code):
-    assert done.returncode == code, (done.stdout, done.stderr)
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dtmask: ") and "Traceback" not in done.stderr, done.stderr
-    return lines[0]
 
 
 def _nothing_registered():

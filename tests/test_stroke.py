@@ -1,18 +1,16 @@
 """Brush-stroke prompts: arc-length resampling, expansion into decoder points, and `segment --stroke`."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-import tifffile
 
 import dtmask
 from dtmask.errors import UsageError
 from dtmask.geometry import STROKE_SPACING, resample_stroke, stroke_points
 from dtmask.imageio import read_mask
-from scenes import iou, two_objects
+from scenes import iou
+from test_cli import _one_line_error, run, scene_tif  # noqa: F401 (scene_tif is a fixture)
 
 
 def _gaps(points):
@@ -78,19 +76,6 @@ def test_prompts_validate_strokes():
     assert rel.strokes[0][0] == (100, 50) and rel.strokes[0][1][0] == pytest.approx(200, abs=1e-3)
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "dtmask", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
-
-
-@pytest.fixture(scope="module")
-def scene_tif(tmp_path_factory):
-    scene = two_objects(900, 600, np.uint8)
-    path = tmp_path_factory.mktemp("stroke") / "scene.tif"
-    tifffile.imwrite(path, scene.image, photometric="rgb")
-    return path, scene
-
-
 def test_segment_with_a_stroke(with_model, scene_tif, tmp_path):
     path, scene = scene_tif
     x, y = scene.centres["disc"]
@@ -112,7 +97,5 @@ def test_segment_with_a_stroke(with_model, scene_tif, tmp_path):
 def test_bad_strokes_are_one_line_usage_errors(with_model, scene_tif, tmp_path, args, message):
     out = tmp_path / "m.pfm"
     done = run("segment", scene_tif[0], *args, "-o", out)
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert message in _one_line_error(done, 2)
     assert not out.exists()
