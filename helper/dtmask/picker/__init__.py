@@ -81,10 +81,13 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
         times["click_max"] = max(window.click_seconds)
     if session.decode_seconds:
         times["decode_median"] = statistics.median(session.decode_seconds)
+    if session.hover_seconds:
+        times["hover_decode_median"] = statistics.median(session.hover_seconds)
     selection = session.history.selection
     report = SegmentReport(output=str(Path(job.output).resolve()), width=image.width, height=image.height,
                            model=model.id, score=result.score, cached=session.embedding.cached,
                            prompts=selection.prompts().as_json(), timings=times,
                            notes=list(image.notes) + ([model.notice] if model.notice else []))
-    extra = {"orientation": job.orientation, "invert": selection.invert, "clicks": len(window.click_seconds)}
+    extra = {"orientation": job.orientation, "invert": selection.invert, "clicks": len(window.click_seconds),
+             "hovers": len(session.hover_seconds)}
     return report, extra

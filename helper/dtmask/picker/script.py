@@ -3,9 +3,12 @@
 The file is a JSON list of steps in displayed-image pixels (what the window shows, after ``--orientation``):
 
     [{"point": [u, v]}, {"negative": [u, v]}, {"box": [u0, v0, u1, v1]},
+     {"stroke": [[u, v], ...]}, {"negative_stroke": [[u, v], ...]}, {"subject": true}, {"hover": [u, v]},
      {"undo": true}, {"redo": true}, {"invert": true}, {"reset": true}, {"apply": true} | {"cancel": true}]
 
-A script that does not end with apply or cancel applies after its last step.
+A script that does not end with apply or cancel applies after its last step. Hover is off in scripted runs
+except at a ``hover`` step, which waits for its outline (it never changes the prompts). A stroke step is kept
+flat as (u0, v0, u1, v1, ...).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from ..errors import UsageError
 
 Step = tuple[str, tuple[float, ...]]
 
-ARITY = {"point": 2, "negative": 2, "box": 4, "undo": 0, "redo": 0, "invert": 0, "reset": 0, "apply": 0,
-         "cancel": 0}
+ARITY = {"point": 2, "negative": 2, "box": 4, "hover": 2, "undo": 0, "redo": 0, "invert": 0, "reset": 0,
+         "subject": 0, "apply": 0, "cancel": 0}
+STROKES = ("stroke", "negative_stroke")  # a list of one or more [u, v] points
 ENDINGS = ("apply", "cancel")
 
 
@@ -45,14 +49,23 @@ def _step(item: object, index: int) -> Step:
     if not isinstance(item, dict) or len(item) != 1:
         raise UsageError(f"script step {index}: expected one object with one key, e.g. {{\"point\": [u, v]}}")
     (action, value), = item.items()
+    if action in STROKES:
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(p, list) and len(p) == 2 and _numbers(p) for p in value)):
+            raise UsageError(f"script step {index}: '{action}' takes a list of [u, v] points")
+        return action, tuple(float(n) for p in value for n in p)
     if action not in ARITY:
-        raise UsageError(f"script step {index}: unknown action '{action}' (known: {', '.join(ARITY)})")
+        raise UsageError(f"script step {index}: unknown action '{action}' "
+                         f"(known: {', '.join([*ARITY, *STROKES])})")
     count = ARITY[action]
     if count == 0:
         if value is not True:
             raise UsageError(f"script step {index}: write {{\"{action}\": true}}")
         return action, ()
-    if (not isinstance(value, list) or len(value) != count
-            or not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in value)):
+    if not isinstance(value, list) or len(value) != count or not _numbers(value):
         raise UsageError(f"script step {index}: '{action}' takes a list of {count} numbers")
     return action, tuple(float(n) for n in value)
+
+
+def _numbers(values: list) -> bool:
+    return all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in values)

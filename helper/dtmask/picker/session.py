@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Sequence, TypeVar
 
 import numpy as np
 
 from ..errors import UsageError
 from ..geometry import display_size, display_to_file
 from ..imageio import Image
-from ..model import Embedding, Model, Point, Result
+from ..model import Embedding, Model, Point, Prompts, Result
 from ..refine import Refinement
-from .state import Entry, History
+from .state import Entry, History, Selection
 
 # per click, one decoder run: the zoom stage would encode a crop (about a second) whenever the object moves
 LIVE = Refinement(zoom=False)
@@ -52,6 +52,92 @@ class Background(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
+class Hover:
+    """What a + click at the pointer would select on its own, decoded off the Tk thread.
+
+    At most one decode runs at a time; the latest asked point wins (earlier ones not yet started are dropped); a
+    point is decoded only once the pointer has rested ``rest`` seconds on it, so sweeping across the picture costs
+    nothing. The owner picks finished answers up with :meth:`take`; :meth:`drop` and :meth:`settle` let a click
+    go first: a pending point never starts, and a running decode is waited for (it is at most one decode).
+    """
+
+    def __init__(self, decode: Callable[[Point], Result], rest: float):
+        self._decode = decode
+        self._rest = rest
+        self._cond = threading.Condition()
+        self._wanted: tuple[Point, float] | None = None  # point and when it was asked
+        self._running: Point | None = None
+        self._fresh: tuple[Point, Result] | None = None  # finished, not taken yet
+        self.last: tuple[Point, Result] | None = None  # the latest finished answer
+        self.seconds: list[float] = []
+        self._closed = False
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def want(self, point: Point) -> None:
+        with self._cond:
+            self._wanted = (point, time.monotonic())
+            self._cond.notify_all()
+
+    def drop(self) -> None:
+        """Forget the point not started yet."""
+        with self._cond:
+            self._wanted = None
+
+    @property
+    def pending(self) -> bool:
+        """A point is asked for or decoding, or an answer waits to be taken."""
+        with self._cond:
+            return self._wanted is not None or self._running is not None or self._fresh is not None
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait for the running decode (if any) to finish."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._running is None, timeout)
+
+    def take(self) -> tuple[Point, Result] | None:
+        with self._cond:
+            fresh, self._fresh = self._fresh, None
+            return fresh
+
+    def answer(self, point: Point) -> Result | None:
+        """The finished answer for exactly this point, if it is the latest one."""
+        last = self.last
+        return last[1] if last is not None and last[0] == point else None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._wanted = None
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if self._closed:
+                        return
+                    if self._wanted is None:
+                        self._cond.wait()
+                        continue
+                    point, asked = self._wanted
+                    left = asked + self._rest - time.monotonic()
+                    if left > 0:
+                        self._cond.wait(left)
+                        continue
+                    self._wanted, self._running = None, point
+                    break
+            try:
+                result: Result | None = self._decode(point)
+            except Exception:  # e.g. a model that cannot decode this point: no outline, nothing else
+                result = None
+            with self._cond:
+                self._running = None
+                if result is not None:
+                    self.seconds.append(result.seconds)
+                    self._fresh = self.last = (point, result)
+                self._cond.notify_all()
+
+
 class PickSession:
     """The model, the image as darktable displays it (EXIF orientation N), the history, and timings.
 
@@ -69,6 +155,8 @@ class PickSession:
         self.decode_seconds: list[float] = []
         self._started = time.perf_counter()
         self._encoding = Background(lambda: model.encode(image))
+        self._hover: Hover | None = None
+        self._subject: Background | None = None
 
     # --- the embedding ------------------------------------------------------------------------------------
 
@@ -91,12 +179,81 @@ class PickSession:
         return float(x), float(y)
 
     def click(self, u: float, v: float, positive: bool) -> Entry:
-        return self.history.click(self.to_file(u, v), positive)
+        point = self.to_file(u, v)
+        self._drop_hover()
+        return self.history.click(point, positive)
+
+    def stroke(self, points: Sequence[tuple[float, float]], positive: bool) -> Entry:
+        """A brush stroke through displayed-image pixels, kept as a polyline in the file frame (one step)."""
+        if not len(points):
+            raise UsageError("a stroke needs at least one point")
+        stroke = tuple(self.to_file(u, v) for u, v in points)
+        self._drop_hover()
+        return self.history.stroke(stroke, positive)
 
     def box(self, u0: float, v0: float, u1: float, v1: float) -> Entry:
         """A box dragged between two displayed corners; stored as (x0, y0, x1, y1) with x0 < x1, y0 < y1."""
         (xa, ya), (xb, yb) = self.to_file(u0, v0), self.to_file(u1, v1)
+        self._drop_hover()
         return self.history.set_box((min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)))
+
+    # --- hover: what a click would select, never part of the history ---------------------------------------
+
+    def hover(self, u: float, v: float, rest: float = 0.05) -> None:
+        """Ask for the object under displayed pixel (u, v) (needs the embedding); answers come from
+        :meth:`hover_answer`. The history is not touched."""
+        if self._hover is None:
+            self._hover = Hover(self._decode_alone, rest)
+        self._hover.want(self.to_file(u, v))
+
+    def _decode_alone(self, point: Point) -> Result:
+        return self.model.decode(self.embedding, Prompts(points=[point]), refine=LIVE)
+
+    def hover_answer(self) -> tuple[Point, Result] | None:
+        """The newest finished hover answer not handed out yet: (file point, result)."""
+        return self._hover.take() if self._hover is not None else None
+
+    @property
+    def hover_pending(self) -> bool:
+        return self._hover is not None and self._hover.pending
+
+    @property
+    def hover_seconds(self) -> list[float]:
+        return self._hover.seconds if self._hover is not None else []
+
+    def _drop_hover(self) -> None:
+        if self._hover is not None:
+            self._hover.drop()
+
+    def close(self) -> None:
+        """Stop hovering (waiting for a running hover decode, so it does not compete with Apply's)."""
+        if self._hover is not None:
+            self._hover.close()
+            self._hover.settle()
+
+    # --- the subject: a proposed selection --------------------------------------------------------------------
+
+    def start_subject(self) -> None:
+        """Look for the main subject in the background (once per session; needs the embedding)."""
+        if self._subject is None:
+            from ..subject import find_subject
+
+            self._subject = Background(lambda: find_subject(self.model, self.embedding))
+
+    @property
+    def subject_running(self) -> bool:
+        return self._subject is not None and not self._subject.done
+
+    def propose_subject(self) -> Entry:
+        """The subject found (raises what the finder raised) as a new step: its prompts replace the selection and
+        are then ordinary prompts, refined by clicks and undone like them."""
+        subject = self._subject.result()
+        p = subject.prompts
+        entry = self.history.propose(Selection(points=tuple(p.points), negatives=tuple(p.negatives), box=p.box,
+                                               strokes=tuple(tuple(s) for s in p.strokes),
+                                               negative_strokes=tuple(tuple(s) for s in p.negative_strokes)))
+        entry.result = subject.result  # the same prompts decoded with no previous mask, as this step would be
+        return entry
 
     # --- masks --------------------------------------------------------------------------------------------
 
@@ -105,9 +262,15 @@ class PickSession:
         """The live mask for the current step, decoding it first when the embedding is ready and it has none yet."""
         entry = self.history.current
         if entry.result is None and entry.selection.has_foreground and self.ready:
-            entry.result = self.model.decode(self.embedding, entry.selection.prompts(), previous=entry.basis,
-                                             refine=LIVE)
-            self.decode_seconds.append(entry.result.seconds)
+            prompts = entry.selection.prompts()
+            if self._hover is not None:  # the click goes first: nothing new starts, a running decode ends
+                self._hover.drop()
+                self._hover.settle()
+                if entry.basis is None and len(prompts.points) == 1 and prompts == Prompts(points=prompts.points):
+                    entry.result = self._hover.answer(prompts.points[0])  # a first click where the pointer rested
+            if entry.result is None:
+                entry.result = self.model.decode(self.embedding, prompts, previous=entry.basis, refine=LIVE)
+                self.decode_seconds.append(entry.result.seconds)
         return entry.result if entry.selection.has_foreground else None
 
     def finish(self, feather_px: float = 0.0) -> tuple[Result, np.ndarray]:
@@ -116,5 +279,6 @@ class PickSession:
         entry = self.history.current
         if self.result is None:
             raise UsageError("nothing is selected: click on the object (or drag a box) before applying")
+        self.close()
         result = self.model.decode(self.embedding, entry.selection.prompts(), previous=entry.basis)
         return result, result.mask(invert=entry.selection.invert, feather_px=feather_px)

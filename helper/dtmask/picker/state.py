@@ -10,33 +10,44 @@ from dataclasses import dataclass, replace
 from ..model import Point, Prompts, Result
 
 Box = tuple[float, float, float, float]
+Stroke = tuple[Point, ...]
 
 
 @dataclass(frozen=True)
 class Selection:
-    """Clicks, box and invert flag in file-frame pixels; immutable so history entries can share them."""
+    """Clicks, brush strokes, box and invert flag in file-frame pixels; immutable so history entries can share
+    them. Strokes stay polylines here (one undo step each); the model resamples them into points."""
 
     points: tuple[Point, ...] = ()
     negatives: tuple[Point, ...] = ()
     box: Box | None = None
     invert: bool = False
+    strokes: tuple[Stroke, ...] = ()
+    negative_strokes: tuple[Stroke, ...] = ()
 
     @property
     def has_foreground(self) -> bool:
-        """Negative clicks alone select nothing: the decoder needs a + click or a box."""
-        return bool(self.points) or self.box is not None
+        """Negative clicks and strokes alone select nothing: the decoder needs a + click, a + stroke or a box."""
+        return bool(self.points or self.strokes) or self.box is not None
 
     @property
     def empty(self) -> bool:
-        return not (self.points or self.negatives or self.box is not None)
+        return not (self.points or self.negatives or self.strokes or self.negative_strokes or self.box is not None)
 
     def prompts(self) -> Prompts:
-        return Prompts(points=list(self.points), negatives=list(self.negatives), box=self.box)
+        return Prompts(points=list(self.points), negatives=list(self.negatives), box=self.box,
+                       strokes=[list(s) for s in self.strokes],
+                       negative_strokes=[list(s) for s in self.negative_strokes])
 
     def with_click(self, point: Point, positive: bool) -> "Selection":
         if positive:
             return replace(self, points=self.points + (point,))
         return replace(self, negatives=self.negatives + (point,))
+
+    def with_stroke(self, stroke: Stroke, positive: bool) -> "Selection":
+        if positive:
+            return replace(self, strokes=self.strokes + (tuple(stroke),))
+        return replace(self, negative_strokes=self.negative_strokes + (tuple(stroke),))
 
 
 @dataclass
@@ -77,6 +88,15 @@ class History:
 
     def click(self, point: Point, positive: bool) -> Entry:
         return self.push(self.selection.with_click(point, positive))
+
+    def stroke(self, stroke: Stroke, positive: bool) -> Entry:
+        return self.push(self.selection.with_stroke(stroke, positive))
+
+    def propose(self, selection: Selection) -> Entry:
+        """A selection proposed from elsewhere (the Subject button): a step of its own that refines nothing."""
+        entry = self.push(selection)
+        entry.basis = None
+        return entry
 
     def set_box(self, box: Box) -> Entry:
         return self.push(replace(self.selection, box=box))

@@ -1,7 +1,11 @@
 """The picker window: tkinter events -> :class:`PickSession`; the session's state -> canvas pixels, markers, status.
 
 Mouse and keyboard events and ``--script`` steps call the same handler methods (``add_point``, ``set_box``,
-``undo`` ... ``apply``), so scripted runs exercise the real window.
+``add_stroke``, ``subject``, ``hover``, ``undo`` ... ``apply``), so scripted runs exercise the real window.
+
+Hover: while no button is pressed, the object a click would select is outlined (yellow). The decode runs in the
+session's hover thread; this window asks for the pointer's latest position, shows only the answer for it, and
+never lets a hover answer into the history.
 """
 
 from __future__ import annotations
@@ -13,22 +17,30 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import Cancelled, UsageError
+from ..errors import Cancelled, DtmaskError, UsageError
 from ..geometry import file_to_display
-from .render import VIEWS, Backdrop, ImageSource, make_preview, mask_on_canvas, ppm
+from .render import VIEWS, Backdrop, ImageSource, make_preview, mask_on_canvas, outline, ppm
 from .script import Step
 from .session import Background, PickSession
 from .viewport import Viewport
 
-KEYS_HELP = ("click: add   right/Shift-click: remove   drag: box   Ctrl+Z / Ctrl+Shift+Z: undo / redo   "
-             "R: reset   I: invert   Tab: view   wheel: zoom   middle/Space-drag: pan   F: fit   "
-             "Enter: apply   Esc: cancel")
+KEYS_HELP = ("click: add   right/Shift-click: remove   drag: box   B: brush (or Alt-drag; right/Shift: remove)   "
+             "S: subject   Ctrl+Z / Ctrl+Shift+Z: undo / redo   R: reset   I: invert   Tab: view   wheel: zoom   "
+             "middle/Space-drag: pan   F: fit   Enter: apply   Esc: cancel")
 DRAG_PX = 4  # how far a left press must move to draw a box instead of clicking
 ZOOM_STEP = 1.25
 POLL_MS = 40
 SCRIPT_STEP_MS = 30
 SHIFT = 0x0001
+BUTTONS = 0x1F00  # any mouse button held
+ALT = {"x11": 0x0008, "aqua": 0x0010, "win32": 0x20000}  # Mod1 on X11, Option on macOS, Alt on Windows
 MARKER_RADIUS = 7
+STROKE_PX = 2  # a brush stroke takes a point each time the pointer moved this many canvas pixels
+STROKE_WIDTH = 5
+COLOURS = {True: "#2ee05a", False: "#ff3b3b"}  # + and - prompts
+HOVER_REST = 0.05  # seconds the pointer rests before the object under it is decoded
+HOVER_POLL_MS = 15
+HOVER_COLOUR = np.array([255, 212, 0], np.uint8)
 
 
 class PickerWindow:
@@ -48,6 +60,14 @@ class PickerWindow:
         self._press: tuple[int, int, str] | None = None  # left press: x, y and mode (click, box, pan)
         self._pan_from: tuple[int, int] | None = None
         self._space = False
+        self.brush = False  # B: left / right drags draw + / - strokes
+        self._stroke: list[tuple[float, float]] = []  # the stroke being drawn, displayed-image pixels
+        self._stroke_canvas: list[float] = []
+        self._hover_on = not self._scripted  # off in scripted runs except at a hover step
+        self._hover_point: tuple[float, float] | None = None  # the file point asked for last
+        self._hover_result = None  # shown; never part of the history
+        self._hover_polling = False
+        self._subject_waiting = False
         self._render_queued = False
         self._ticks = 0
         self._was_ready = False
@@ -84,6 +104,7 @@ class PickerWindow:
         bar.pack(fill="x")
         tk.Button(bar, text="Cancel", command=self.cancel, takefocus=0).pack(side="right", padx=4, pady=3)
         tk.Button(bar, text="Apply", command=self.apply, takefocus=0, default="active").pack(side="right")
+        tk.Button(bar, text="Subject", command=self.subject, takefocus=0).pack(side="right", padx=4)
         self.status = _wrapping_label(bar)
         self.status.pack(side="left", fill="x", expand=True, padx=6)
         _wrapping_label(self.root, text=KEYS_HELP, fg="#555555", font=("TkDefaultFont", 8)).pack(fill="x", padx=6)
@@ -102,7 +123,12 @@ class PickerWindow:
         c.bind("<ButtonPress-1>", self._on_press)
         c.bind("<B1-Motion>", self._on_drag)
         c.bind("<ButtonRelease-1>", self._on_release)
-        c.bind(f"<ButtonPress-{right}>", lambda e: self._click_canvas(e.x, e.y, positive=False))
+        c.bind(f"<ButtonPress-{right}>", self._on_right_press)
+        c.bind(f"<B{right}-Motion>", self._on_drag)
+        c.bind(f"<ButtonRelease-{right}>", self._on_release)
+        c.bind("<Motion>", self._on_motion)
+        c.bind("<Leave>", lambda e: self._clear_hover())
+        self._alt = ALT.get(r.tk.call("tk", "windowingsystem"), 0x0008)
         c.bind(f"<ButtonPress-{middle}>", lambda e: self._start_pan(e.x, e.y))
         c.bind(f"<B{middle}-Motion>", lambda e: self._pan_to(e.x, e.y))
         c.bind("<MouseWheel>", lambda e: self._zoom(e.x, e.y, e.delta > 0))
@@ -113,6 +139,8 @@ class PickerWindow:
             "<Control-z>": self.undo, "<Control-Z>": self.redo, "<Control-y>": self.redo,
             "<KeyPress-r>": self.reset, "<KeyPress-R>": self.reset, "<KeyPress-i>": self.invert,
             "<KeyPress-I>": self.invert, "<KeyPress-f>": self.fit, "<KeyPress-F>": self.fit,
+            "<KeyPress-b>": self.toggle_brush, "<KeyPress-B>": self.toggle_brush,
+            "<KeyPress-s>": self.subject, "<KeyPress-S>": self.subject,
             "<Return>": self.apply, "<KP_Enter>": self.apply, "<Escape>": self.cancel, "<Tab>": self.cycle_view,
         }
         for sequence, handler in keys.items():
@@ -129,6 +157,38 @@ class PickerWindow:
     def set_box(self, u0: float, v0: float, u1: float, v1: float) -> None:
         """A box between two displayed-image corners (replaces any earlier box)."""
         self._change(lambda: self.session.box(u0, v0, u1, v1), timed=True)
+
+    def add_stroke(self, points: list[tuple[float, float]], positive: bool) -> None:
+        """A brush stroke through displayed-image pixels: + (foreground) or - (background)."""
+        self._change(lambda: self.session.stroke(points, positive), timed=True)
+
+    def hover(self, u: float, v: float) -> None:
+        """Outline what a click at displayed-image pixel (u, v) would select (once the image is analysed)."""
+        if not self.session.ready:
+            return
+        point = self.session.to_file(u, v)
+        if point == self._hover_point:
+            return
+        self._hover_point = point
+        self.session.hover(u, v, HOVER_REST)
+        if not self._hover_polling:
+            self._hover_polling = True
+            self.root.after(HOVER_POLL_MS, self._poll_hover)
+
+    def toggle_brush(self) -> None:
+        """B: brush mode on / off."""
+        self.brush = not self.brush
+        self._set_cursor()
+        self._update_status()
+
+    def subject(self) -> None:
+        """S / Subject: propose the main subject as a new, undoable step (found in the background)."""
+        if self._subject_waiting:
+            return
+        self._subject_waiting = True
+        if self.session.ready:
+            self._start_subject()
+        self._update_status()
 
     def undo(self) -> None:
         self._change(self.session.history.undo)
@@ -154,10 +214,11 @@ class PickerWindow:
         self._queue_render()
 
     def apply(self) -> None:
-        """Enter / Apply: finish with the current mask (waits for the analysis when it is still running)."""
-        if not self.session.ready:
+        """Enter / Apply: finish with the current mask (waits for the analysis, and for the subject when it is
+        being looked for)."""
+        if not self.session.ready or self._subject_waiting:
             self._apply_pending = True
-            self._say("applying as soon as the analysis is done")
+            self._say("applying as soon as the " + ("subject is found" if self.session.ready else "analysis is done"))
             return
         self._apply_pending = False
         if self.session.result is None:
@@ -175,8 +236,9 @@ class PickerWindow:
 
     @property
     def busy(self) -> bool:
-        """True while background work runs: the analysis, then the zoomed-out preview."""
-        return not self._was_ready or self._preview is not None
+        """True while background work runs: the analysis, then the zoomed-out preview, a subject or a hover."""
+        return (not self._was_ready or self._preview is not None or self._subject_waiting
+                or self.session.hover_pending)
 
     def run(self) -> None:
         """Show the window until Apply; raises Cancelled when cancelled, or the error that ended it."""
@@ -197,6 +259,7 @@ class PickerWindow:
         Tk objects must never be freed by a garbage collection that happens to run in the encoder's thread (Tcl
         aborts the process), so the reference cycle through the error handler is broken here too.
         """
+        self.session.close()
         try:
             for pending in self.root.tk.splitlist(self.root.tk.call("after", "info")):
                 self.root.after_cancel(pending)
@@ -224,8 +287,12 @@ class PickerWindow:
             self.canvas.delete("busy")
             self._preview = Background(lambda: make_preview(self.session.image, self.session.orientation))
             self._change(None)
-            if self._apply_pending:
+            if self._subject_waiting:
+                self._start_subject()
+            elif self._apply_pending:
                 self.apply()
+        if self._subject_waiting and self._was_ready and not self.session.subject_running:
+            self._subject_found()
         if self._preview is not None and self._preview.done:
             self._source.preview = self._preview.result()
             self._preview = None
@@ -236,17 +303,66 @@ class PickerWindow:
         self.root.after(POLL_MS, self._poll)
 
     def _play(self) -> None:
-        """Run the next script step through the handlers; apply / cancel end the script."""
+        """Run the next script step through the handlers; apply / cancel end the script. A step waits for the
+        subject and hover steps before it, and a hover step for the analysis."""
         if self.outcome or self.error or not self._script:
+            return
+        waiting = self._subject_waiting or self.session.hover_pending
+        if waiting or (self._script[0][0] == "hover" and not self.session.ready):
+            self.root.after(SCRIPT_STEP_MS, self._play)
             return
         action, args = self._script.pop(0)
         handlers: dict[str, Callable[..., None]] = {
             "point": lambda u, v: self.add_point(u, v, True), "negative": lambda u, v: self.add_point(u, v, False),
             "box": self.set_box, "undo": self.undo, "redo": self.redo, "invert": self.invert,
-            "reset": self.reset, "apply": self.apply, "cancel": self.cancel,
+            "reset": self.reset, "apply": self.apply, "cancel": self.cancel, "subject": self.subject,
+            "hover": self.hover,
+            "stroke": lambda *uv: self.add_stroke(list(zip(uv[::2], uv[1::2])), True),
+            "negative_stroke": lambda *uv: self.add_stroke(list(zip(uv[::2], uv[1::2])), False),
         }
         handlers[action](*args)
         self.root.after(SCRIPT_STEP_MS, self._play)
+
+    # --- subject and hover -----------------------------------------------------------------------------------
+
+    def _start_subject(self) -> None:
+        try:
+            self.session.start_subject()
+        except ImportError:
+            self._subject_waiting = False
+            self._say("the subject finder is not available in this installation")
+
+    def _subject_found(self) -> None:
+        """The subject search ended: its prompts become a step (or its error a notice)."""
+        self._subject_waiting = False
+        try:
+            self._change(self.session.propose_subject)
+        except DtmaskError as exc:
+            if self._scripted:
+                raise
+            self._say(str(exc))
+        if self._apply_pending:
+            self.apply()
+
+    def _poll_hover(self) -> None:
+        """Show the hover answer for the pointer's latest position (older answers are dropped)."""
+        if self.outcome or self.error:
+            return
+        answer = self.session.hover_answer()
+        if answer is not None and answer[0] == self._hover_point:
+            self._hover_result = answer[1]
+            self._render_mask()
+        if self.session.hover_pending:
+            self.root.after(HOVER_POLL_MS, self._poll_hover)
+        else:
+            self._hover_polling = False
+
+    def _clear_hover(self) -> None:
+        """No outline until the pointer moves again (after a click, a press, or leaving the canvas)."""
+        self._hover_point = None
+        if self._hover_result is not None:
+            self._hover_result = None
+            self._render_mask()
 
     # --- changes and drawing -------------------------------------------------------------------------------
 
@@ -254,6 +370,7 @@ class PickerWindow:
         """Apply a change to the selection, decode it when the embedding is ready, and redraw at once."""
         start = time.perf_counter()
         if change is not None:
+            self._hover_point, self._hover_result = None, None
             change()
         self._notice = ""
         try:
@@ -299,7 +416,16 @@ class PickerWindow:
             inside = mask_on_canvas(entry.result.logits, xs, ys, s.orientation, s.image.width, s.image.height)
             if entry.selection.invert:
                 inside = ~inside
-        self._photo.configure(data=ppm(self._backdrop.compose(inside, self.view)), format="PPM")
+        picture = self._backdrop.compose(inside, self.view)
+        if self._hover_result is not None:
+            xs, ys = self._visible
+            edge = outline(mask_on_canvas(self._hover_result.logits, xs, ys, s.orientation, s.image.width,
+                                          s.image.height))
+            edge[1:] |= edge[:-1].copy()  # two pixels wide: visible on any picture
+            edge[:, 1:] |= edge[:, :-1].copy()
+            picture = picture.copy() if picture is self._backdrop.base else picture
+            picture[edge] = HOVER_COLOUR
+        self._photo.configure(data=ppm(picture), format="PPM")
 
     def _to_canvas(self, x: float, y: float) -> tuple[float, float]:
         s = self.session
@@ -311,7 +437,12 @@ class PickerWindow:
         c.delete("marker")
         selection = self.session.history.selection
         r = MARKER_RADIUS
-        for points, fill, sign in ((selection.points, "#2ee05a", "+"), (selection.negatives, "#ff3b3b", "−")):
+        for strokes, positive in ((selection.strokes, True), (selection.negative_strokes, False)):
+            for stroke in strokes:
+                flat = [n for x, y in stroke for n in self._to_canvas(x, y)]
+                self._draw_stroke(flat, positive, "marker")
+        for points, fill, sign in ((selection.points, COLOURS[True], "+"), (selection.negatives, COLOURS[False],
+                                                                            "−")):
             for x, y in points:
                 cx, cy = self._to_canvas(x, y)
                 c.create_oval(cx - r, cy - r, cx + r, cy + r, fill=fill, outline="black", width=1.5, tags="marker")
@@ -321,6 +452,17 @@ class PickerWindow:
             (a, b), (p, q) = self._to_canvas(x0, y0), self._to_canvas(x1, y1)
             c.create_rectangle(min(a, p), min(b, q), max(a, p), max(b, q), outline="#ffd400", width=2,
                                dash=(6, 3), tags="marker")
+
+    def _draw_stroke(self, flat: list[float], positive: bool, tag: str) -> None:
+        """A brush stroke on the canvas: a coloured line on a dark edge (a dot for a one-point stroke)."""
+        c = self.canvas
+        if len(flat) == 2:
+            (x, y), r = flat, STROKE_WIDTH / 2 + 1
+            c.create_oval(x - r, y - r, x + r, y + r, fill=COLOURS[positive], outline="black", tags=tag)
+            return
+        c.create_line(*flat, fill="black", width=STROKE_WIDTH + 2, capstyle="round", joinstyle="round", tags=tag)
+        c.create_line(*flat, fill=COLOURS[positive], width=STROKE_WIDTH, capstyle="round", joinstyle="round",
+                      tags=tag)
 
     def _say(self, notice: str) -> None:
         self._notice = notice
@@ -336,10 +478,15 @@ class PickerWindow:
             state = f"score {entry.result.score:.2f}"
         else:
             state = "add a + click or a box" if selection.negatives else "click on the object"
+        if self._subject_waiting and s.ready:
+            state = "finding the main subject…"
         counts = f"{len(selection.points)} +  {len(selection.negatives)} −"
+        counts += f"  {len(selection.strokes)} brush +" if selection.strokes else ""
+        counts += f"  {len(selection.negative_strokes)} brush −" if selection.negative_strokes else ""
         counts += "  box" if selection.box is not None else ""
         counts += "  inverted" if selection.invert else ""
         parts = [s.model.id, state, counts, f"view: {self.view}", f"zoom {self.viewport.scale * 100:.0f}%"]
+        parts += ["BRUSH"] if self.brush else []
         self.status.configure(text="   ·   ".join(parts + ([self._notice] if self._notice else [])))
 
     # --- mouse ---------------------------------------------------------------------------------------------
@@ -359,9 +506,50 @@ class PickerWindow:
 
     def _on_press(self, e: tk.Event) -> None:
         self.canvas.focus_set()
-        self._press = (e.x, e.y, "pan" if self._space else "click")
+        self._clear_hover()
         if self._space:
+            self._press = (e.x, e.y, "pan")
             self._start_pan(e.x, e.y)
+        elif self.brush or e.state & self._alt:
+            self._start_stroke(e.x, e.y, positive=not (e.state & SHIFT))
+        else:
+            self._press = (e.x, e.y, "click")
+
+    def _on_right_press(self, e: tk.Event) -> None:
+        self._clear_hover()
+        if self.brush or e.state & self._alt:
+            self._start_stroke(e.x, e.y, positive=False)
+        else:
+            self._click_canvas(e.x, e.y, positive=False)
+
+    def _on_motion(self, e: tk.Event) -> None:
+        """The pointer moved with no button held: outline what a click here would select."""
+        if not self._hover_on or e.state & BUTTONS:
+            return
+        point = self._canvas_to_image(e.x, e.y)
+        if point is None:
+            self._clear_hover()
+        else:
+            self.hover(*point)
+
+    def _start_stroke(self, cx: int, cy: int, positive: bool) -> None:
+        """A brush press: strokes start on the image (and are clamped to it while drawn)."""
+        if self._canvas_to_image(cx, cy) is None:
+            return
+        self._press = (cx, cy, "stroke+" if positive else "stroke-")
+        self._stroke, self._stroke_canvas = [], []
+        self._extend_stroke(cx, cy)
+
+    def _extend_stroke(self, cx: int, cy: int) -> None:
+        last = self._stroke_canvas[-2:]
+        if last and max(abs(cx - last[0]), abs(cy - last[1])) < STROKE_PX:
+            return
+        u, v = self.viewport.to_image(cx, cy)
+        self._stroke.append((min(max(u, 0.0), self.session.display_width - 1.0),
+                             min(max(v, 0.0), self.session.display_height - 1.0)))
+        self._stroke_canvas += [cx, cy]
+        self.canvas.delete("stroke")
+        self._draw_stroke(self._stroke_canvas, self._press[2] == "stroke+", "stroke")
 
     def _on_drag(self, e: tk.Event) -> None:
         if self._press is None:
@@ -369,6 +557,9 @@ class PickerWindow:
         x0, y0, mode = self._press
         if mode == "pan":
             self._pan_to(e.x, e.y)
+            return
+        if mode.startswith("stroke"):
+            self._extend_stroke(e.x, e.y)
             return
         if mode == "click" and max(abs(e.x - x0), abs(e.y - y0)) >= DRAG_PX:
             self._press = (x0, y0, "box")
@@ -382,7 +573,11 @@ class PickerWindow:
         x0, y0, mode = self._press
         self._press = None
         self.canvas.delete("rubber")
-        if mode == "click":
+        if mode.startswith("stroke"):
+            self._extend_stroke(e.x, e.y)
+            self.canvas.delete("stroke")
+            self.add_stroke(self._stroke, positive=mode == "stroke+")
+        elif mode == "click":
             self._click_canvas(x0, y0, positive=not (e.state & SHIFT))
         elif mode == "box":
             self._box_canvas(x0, y0, e.x, e.y)
@@ -416,7 +611,10 @@ class PickerWindow:
 
     def _set_space(self, down: bool) -> None:
         self._space = down
-        self.canvas.configure(cursor="fleur" if down else "crosshair")
+        self._set_cursor()
+
+    def _set_cursor(self) -> None:
+        self.canvas.configure(cursor="fleur" if self._space else "pencil" if self.brush else "crosshair")
 
     def _on_resize(self, e: tk.Event) -> None:
         if (e.width, e.height) != (self.viewport.canvas_width, self.viewport.canvas_height):
