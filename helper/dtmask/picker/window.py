@@ -240,6 +240,11 @@ class PickerWindow:
         return (not self._was_ready or self._preview is not None or self._subject_waiting
                 or self.session.hover_pending)
 
+    @property
+    def hovered(self):
+        """The hover answer outlined now (a Result, never part of the history), or None."""
+        return self._hover_result
+
     def run(self) -> None:
         """Show the window until Apply; raises Cancelled when cancelled, or the error that ended it."""
         try:
