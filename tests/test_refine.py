@@ -31,7 +31,7 @@ def test_guided_upsampling_moves_a_blurred_edge_onto_the_photos_edge():
     raw = upsample_mask(logits, width, height)
     assert abs(_edge_column(raw) - 1006) <= 1
     refined = raw.copy()
-    guided_edges(refined, logits, photo, radius=2.0)
+    guided_edges(refined, logits, photo)
     assert abs(_edge_column(refined) - 1000) <= 0.5
     # only the boundary band changes: far from the edge the mask is untouched
     assert (refined[:, :900] == 1).all() and (refined[:, 1100:] == 0).all()

@@ -39,7 +39,7 @@ class Refinement:
     """
 
     guided: bool = True
-    radius: float = 1.0  # guided filter radius, in low-res logit cells (1 cell = 4 model-frame pixels)
+    radius: float = 2.0  # guided filter radius, in low-res logit cells (1 cell = 4 model-frame pixels)
     eps: float = 1e-3  # guided filter regularisation on a 0..1 guide: larger keeps the model's edge more
     components: bool = True
     island_fraction: float = 0.05  # without a positive click (box only): keep parts at least this of the largest
@@ -241,7 +241,7 @@ def _render(logits: np.ndarray, width: int, height: int, guide: np.ndarray | Non
     return out
 
 
-def guided_edges(out: np.ndarray, logits: np.ndarray, guide: np.ndarray, radius: float = 1.0,
+def guided_edges(out: np.ndarray, logits: np.ndarray, guide: np.ndarray, radius: float = 2.0,
                  eps: float = 1e-3) -> None:
     """Re-decide, in place, the pixels of ``out`` near the logits' boundary with a guided filter.
 
@@ -304,6 +304,8 @@ def _sample_centres(lo: int, hi: int, step: int) -> np.ndarray:
 
 def _block_mean(guide: np.ndarray, ys: np.ndarray, xs: np.ndarray, step: int) -> np.ndarray:
     """Mean of the step x step blocks centred at ys, xs (edge blocks replicate the last pixel): (h, w, C)."""
+    if step == 1:
+        return guide[int(ys[0]):int(ys[-1]) + 1, int(xs[0]):int(xs[-1]) + 1].astype(np.float32)
     height, width = guide.shape[:2]
     offsets = np.arange(step) - (step - 1) / 2.0
     rows = np.clip(np.round(ys[:, None] + offsets).astype(np.intp), 0, height - 1)
@@ -331,30 +333,33 @@ def _bilinear(values: np.ndarray, pos_y: np.ndarray, pos_x: np.ndarray) -> np.nd
 def _box_mean(a: np.ndarray, r: int) -> np.ndarray:
     """Mean over (2r+1)^2 windows clipped at the borders, along the first two axes (cumulative sums)."""
     for axis in (0, 1):
-        n = a.shape[axis]
-        c = np.concatenate([np.zeros_like(np.take(a, [0], axis=axis)), np.cumsum(a, axis=axis)], axis=axis)
+        a = np.moveaxis(a, axis, 0)
+        n = a.shape[0]
+        c = np.concatenate([np.zeros_like(a[:1]), np.cumsum(a, axis=0)])
         hi = np.minimum(np.arange(n) + r + 1, n)
         lo = np.maximum(np.arange(n) - r, 0)
-        count = (hi - lo).astype(np.float32).reshape((-1,) + (1,) * (a.ndim - 1 - axis))
-        a = (np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)) / count
+        a = np.moveaxis((c[hi] - c[lo]) / (hi - lo).astype(np.float32).reshape((-1,) + (1,) * (a.ndim - 1)), 0, axis)
     return a
 
 
 def _guided_coefficients(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """He et al.'s guided filter (colour or grey guide): the smoothed a (h, w, C) and b (h, w), q = a . I + b."""
-    mean_i = _box_mean(guide, r)
-    mean_p = _box_mean(p, r)
-    cov_ip = _box_mean(guide * p[..., None], r) - mean_i * mean_p[..., None]
-    if guide.shape[2] == 1:
-        a = cov_ip / (_box_mean(guide * guide, r) - mean_i * mean_i + eps)
-    else:
-        pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
-        corr = _box_mean(np.stack([guide[..., i] * guide[..., j] for i, j in pairs], axis=-1), r)
-        var = [corr[..., k] - mean_i[..., i] * mean_i[..., j] + (eps if i == j else 0.0)
-               for k, (i, j) in enumerate(pairs)]
-        a = _solve_symmetric3(var, cov_ip)
+    """He et al.'s guided filter (colour or grey guide): the smoothed a (h, w, C) and b (h, w), q = a . I + b.
+
+    All window means go through one box filter call (stacked channels): on small tiles the call count is the cost.
+    """
+    c = guide.shape[2]
+    pairs = [(i, j) for i in range(c) for j in range(i, c)]
+    stack = np.concatenate([guide, p[..., None], guide * p[..., None],
+                            np.stack([guide[..., i] * guide[..., j] for i, j in pairs], axis=-1)], axis=-1)
+    means = _box_mean(stack, r)
+    mean_i, mean_p = means[..., :c], means[..., c]
+    cov_ip = means[..., c + 1:2 * c + 1] - mean_i * mean_p[..., None]
+    var = [means[..., 2 * c + 1 + k] - mean_i[..., i] * mean_i[..., j] + (eps if i == j else 0.0)
+           for k, (i, j) in enumerate(pairs)]
+    a = cov_ip / var[0][..., None] if c == 1 else _solve_symmetric3(var, cov_ip)
     b = mean_p - np.einsum("hwc,hwc->hw", a, mean_i)
-    return _box_mean(a, r), _box_mean(b, r)
+    smooth = _box_mean(np.concatenate([a, b[..., None]], axis=-1), r)
+    return smooth[..., :c], smooth[..., c]
 
 
 def _solve_symmetric3(m: list[np.ndarray], y: np.ndarray) -> np.ndarray:
