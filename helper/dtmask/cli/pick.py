@@ -29,7 +29,8 @@ from .segment import DEVICES
 @click.option("--dtstyle", "with_style", is_flag=True,
               help="Also write <mask>.dtstyle, a darktable style that attaches the mask (rasterfile module).")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON object: output, size, model, score, prompts (image pixels), orientation, timings.")
+              help="Print one JSON object: output, size, model, score, prompts (image pixels: points, negatives, "
+                   "box, strokes, negative_strokes), orientation, timings.")
 def pick(image, output, orientation, model_id, fmt, feather, device, script, with_style, as_json):
     """Open IMAGE (a TIFF) in a window, click on the object, press Enter: the mask is written to OUTPUT.
 
@@ -37,9 +38,13 @@ def pick(image, output, orientation, model_id, fmt, feather, device, script, wit
 
     \b
     Mouse and keys:
+      pointer at rest       the object a click would select is outlined in yellow (hover; no step)
       left click            add the object under the pointer (+)
       right or Shift-click  remove what is under the pointer (-)
       left drag             box around the object
+      B                     brush mode on/off: left drag paints a + stroke over the object,
+                            right (or Shift+) drag a - stroke; Alt+drag paints in any mode
+      S or Subject          propose the main subject (then refine it with clicks; undoable)
       Ctrl+Z, Ctrl+Shift+Z  undo, redo          R  reset       I  invert
       Tab                   view: overlay, mask, outline, original
       wheel                 zoom around the pointer;  middle drag or Space+drag: pan;  F  fit
@@ -49,8 +54,11 @@ def pick(image, output, orientation, model_id, fmt, feather, device, script, wit
     \b
     --script FILE: a JSON list of steps in displayed-image pixels (after --orientation), replayed through
     the same window handlers, then applied unless the last step is cancel:
-      [{"point": [u, v]}, {"negative": [u, v]}, {"box": [u0, v0, u1, v1]}, {"undo": true},
-       {"redo": true}, {"invert": true}, {"reset": true}, {"apply": true} or {"cancel": true}]
+      [{"point": [u, v]}, {"negative": [u, v]}, {"box": [u0, v0, u1, v1]},
+       {"stroke": [[u, v], ...]}, {"negative_stroke": [[u, v], ...]}, {"subject": true},
+       {"hover": [u, v]}, {"undo": true}, {"redo": true}, {"invert": true}, {"reset": true},
+       {"apply": true} or {"cancel": true}]
+    Hover is off in scripted runs except at hover steps; subject and hover steps wait for their answer.
 
     Exit codes: 0 mask written, 1 runtime failure, 2 usage error, 3 cancelled.
     """
