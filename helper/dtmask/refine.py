@@ -46,7 +46,7 @@ class Refinement:
     holes: bool = True
     hole_fraction: float = 0.002  # fill holes below this fraction of the object's area
     zoom: bool = True
-    zoom_below: float = 0.5  # zoom when the crop around the object is below this fraction of the image side
+    zoom_below: float = 0.25  # zoom when the crop is below this fraction of the image side (a 4x finer view)
     zoom_margin: float = 0.25  # crop margin around the object, as a fraction of its size
     zoom_agreement: float = 0.7  # keep the zoom answer only if its IoU with the image's answer is at least this
     feather: float = 0.0  # soft edge, pixels
