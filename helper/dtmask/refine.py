@@ -23,7 +23,7 @@ import numpy as np
 from .geometry import ResizeLongestSide, bilinear_axis
 
 STRIP_ROWS = 512
-TILE_CELLS = 16  # edge tiles of the guided filter: this many logit cells a side
+TILE_CELLS, TILE_PX = 8, 128  # edge tiles of the guided filter: 8 cells a side, or 128 pixels in small images
 GUIDED_SAMPLES = 4  # the guided filter's radius in samples of its working grid
 MIN_RADIUS_PX = 2.0  # in small images a cell is under a pixel: still look this far for the edge
 MIN_ZOOM_PX = 256  # smallest zoom crop side: below that the model sees mostly upscaled blur
@@ -257,7 +257,7 @@ def guided_edges(out: np.ndarray, logits: np.ndarray, guide: np.ndarray, radius:
     radius_px = max(radius / g.scale_x, MIN_RADIUS_PX)
     step = max(1, int(round(radius_px / GUIDED_SAMPLES)))
     r = max(1, int(round(radius_px / step)))
-    tile = TILE_CELLS
+    tile = max(TILE_CELLS, int(round(TILE_PX * g.scale_x)))
     white = _white(guide)
     for ty in range(0, n, tile):
         for tx in range(0, n, tile):
@@ -303,18 +303,16 @@ def _sample_centres(lo: int, hi: int, step: int) -> np.ndarray:
 
 
 def _block_mean(guide: np.ndarray, ys: np.ndarray, xs: np.ndarray, step: int) -> np.ndarray:
-    """Mean of the step x step blocks centred at ys, xs (edge blocks replicate the last pixel): (h, w, C)."""
-    if step == 1:
-        return guide[int(ys[0]):int(ys[-1]) + 1, int(xs[0]):int(xs[-1]) + 1].astype(np.float32)
-    height, width = guide.shape[:2]
-    offsets = np.arange(step) - (step - 1) / 2.0
-    rows = np.clip(np.round(ys[:, None] + offsets).astype(np.intp), 0, height - 1)
-    cols = np.clip(np.round(xs[:, None] + offsets).astype(np.intp), 0, width - 1)
-    r0, c0 = rows[0, 0], cols[0, 0]
-    sub = guide[r0:rows[-1, -1] + 1, c0:cols[-1, -1] + 1]  # slice first: fancy indexing copies whole rows
-    block = sub[rows.ravel() - r0][:, cols.ravel() - c0].astype(np.float32)
-    c = guide.shape[2]
-    return block.reshape(len(ys), step, len(xs), step, c).mean(axis=(1, 3))
+    """Mean of the step x step blocks centred at ys, xs (blocks past the edge replicate it): (h, w, C)."""
+    h, w = len(ys), len(xs)
+    r0, c0 = int(round(ys[0] - (step - 1) / 2)), int(round(xs[0] - (step - 1) / 2))
+    sub = guide[r0:r0 + h * step, c0:c0 + w * step].astype(np.float32)
+    short = (h * step - sub.shape[0], w * step - sub.shape[1])
+    if any(short):
+        sub = np.pad(sub, ((0, short[0]), (0, short[1]), (0, 0)), mode="edge")
+    c = sub.shape[2]
+    rows = sub.reshape(h, step, w * step, c).sum(axis=1)  # rows first: each sum runs over contiguous memory
+    return rows.reshape(h, w, step, c).sum(axis=2) / (step * step)
 
 
 def _bilinear(values: np.ndarray, pos_y: np.ndarray, pos_x: np.ndarray) -> np.ndarray:
