@@ -12,10 +12,13 @@ import dtmask
 from dtmask import store
 from dtmask.errors import ModelError, UsageError
 from dtmask.imageio import read_mask
+from dtmask.refine import Refinement
 
 from test_cli import _one_line_error as _one_line, run
 from tiny_models import (assert_square_mask, fastsam_candidate, fastsam_model, hqsam_pair, sam2_pair,
                          segnext_pair)
+
+RAW = Refinement.raw()  # the engine's own logits: edge refinement rounds a flat square's corners
 
 
 def _nothing_registered():
@@ -152,7 +155,7 @@ def test_a_modified_file_is_noticed(empty_home, tmp_path):
     entry = store.add(folder, "hqsam", "hq")
     model = dtmask.load_model("hq", device="cpu")
     assert_square_mask(model.decode(model.encode(np.zeros((400, 600, 3), np.uint8)),
-                                    dtmask.Prompts(points=[(300, 200)])).mask())
+                                    dtmask.Prompts(points=[(300, 200)])).mask(refine=RAW))
     # the user re-exports: a valid model of the same family, but other bytes
     hqsam_pair(tmp_path / "other", "vit_b")
     shutil.copy(tmp_path / "other" / "encoder.onnx", folder / "encoder.onnx")
