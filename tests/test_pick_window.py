@@ -23,6 +23,7 @@ from scenes import iou, two_objects
 
 tk = pytest.importorskip("tkinter")
 
+from dtmask.picker.render import outline  # noqa: E402
 from dtmask.picker.session import LIVE, PickSession  # noqa: E402
 from dtmask.picker.window import PickerWindow  # noqa: E402
 
@@ -315,13 +316,24 @@ def stroke(win: PickerWindow, points: list[tuple[float, float]], button: int = 1
     win.root.update()
 
 
-def test_hover_outlines_the_object_under_the_pointer_and_leaves_the_prompts_alone(picker, scene):
+def test_hover_outlines_the_object_under_the_pointer_and_leaves_the_prompts_alone(picker, scene, tmp_path):
     _, masks = scene
     win = picker()
     history = win.session.history
     hover(win, 252, 200)
     assert iou(hovered_mask(win), masks["disc"]) > 0.9
     assert history.selection.empty and not history.undo()  # nothing committed, nothing to undo
+    if shutil.which("import"):  # on screen: a yellow line along the disc's edge, nowhere else
+        r, g, b = screenshot(win, tmp_path / "hover.png").astype(int).transpose(2, 0, 1)
+        yellow = (r > 200) & (g > 170) & (b < 80)
+        edge = outline(orient_array_on_canvas(win, masks["disc"], 1))
+        near = edge.copy()
+        for _ in range(3):
+            near[1:] |= near[:-1].copy()
+            near[:-1] |= near[1:].copy()
+            near[:, 1:] |= near[:, :-1].copy()
+            near[:, :-1] |= near[:, 1:].copy()
+        assert yellow.sum() > edge.sum() and (yellow & near).sum() > 0.95 * yellow.sum()
     hover(win, 648, 200)
     assert iou(hovered_mask(win), masks["box"]) > 0.9
     click(win, 252, 200)  # a click commits the disc; the box outline goes away until the pointer moves
