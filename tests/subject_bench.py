@@ -217,11 +217,15 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     model = dtmask.load_model()
-    out = {"generated": measure(model, list(generated(args.count, args.seed)))}
-    if args.baseline:
-        out["generated"]["centre_click_hit_rate"] = centre_click(model, list(generated(args.count, args.seed)))
+    out = {}
+    if args.count:
+        out["generated"] = measure(model, list(generated(args.count, args.seed)))
+        if args.baseline:
+            out["generated"]["centre_click_hit_rate"] = centre_click(model, list(generated(args.count, args.seed)))
     if args.makeset:
         out["makeset"] = measure(model, list(makeset_images(args.makeset)))
+        if args.baseline:
+            out["makeset"]["centre_click_hit_rate"] = centre_click(model, list(makeset_images(args.makeset)))
     for k, v in out.items():
         print(k, {kk: vv for kk, vv in v.items() if kk != "rows"})
     if args.json:

@@ -44,7 +44,7 @@ STABILITY_OFFSET = 1.0  # logits, as segment-anything
 WHOLE_FRAME = 0.9  # an answer covering this much of the frame is no object
 
 
-@dataclass
+@dataclass(eq=False)
 class AutoMask:
     """One object found by the generator. ``bbox`` and ``area`` are file-frame pixels from the low-res mask."""
 

