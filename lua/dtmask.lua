@@ -7,6 +7,8 @@
     * install the helper (`pipx install dtmask`), then `dtmask lua install` (or require "dtmask/dtmask" in luarc)
     * darkroom: panel "AI object mask" > "select object", or assign a key to "dtmask: select object"
       (preferences > shortcuts > lua)
+    * lighttable: select images, then "subject masks for selected images" (or its shortcut): each image's main
+      subject is masked with no clicks, in a job with progress and a cancel button
     * the photo opens in the dtmask picker the way darktable shows it: click the object (right-click excludes,
       drag draws a box), then apply. The mask lands in <raster mask folder>/dtmask/ and, on darktable >= 5.2, an
       "external raster mask" instance named "dtmask" is added to the image. Blend any module through it:
@@ -452,16 +454,28 @@ end
 --- edge feathering in pixels; the panel's slider replaces this (sliders have no change callback)
 function M.feather() return tonumber(pref("feather", "integer")) or 0 end
 
---- the picker's command line: model and edge feathering from the panel
-function M.pick_args(raster_tif, mask, orientation)
-  local args = { "pick", raster_tif, "-o", mask, "--orientation", tostring(orientation), "--json" }
+--- append the panel's model and edge feathering to a helper command line
+local function add_panel_options(args)
   local model = selected_model()
   if model then args[#args + 1] = "--model" args[#args + 1] = model end
   local feather = math.floor(M.feather())
   if feather > 0 then args[#args + 1] = "--feather" args[#args + 1] = tostring(feather) end
+  return args
+end
+
+--- the picker's command line: model and edge feathering from the panel
+function M.pick_args(raster_tif, mask, orientation)
+  local args = add_panel_options({ "pick", raster_tif, "-o", mask, "--orientation", tostring(orientation), "--json" })
   local script = os.getenv("DTMASK_PICK_SCRIPT")   -- tests: scripted prompts in displayed coordinates
   if script and script ~= "" then args[#args + 1] = "--script" args[#args + 1] = script end
   return args
+end
+
+--- a new mask file for `image` in a run tagged "<image id>_<timestamp>"; creates the mask folder
+local function new_mask_path(image, tag)
+  local folder = M.mask_folder()
+  make_dir(folder)
+  return M.join(folder, M.mask_name(image.filename, image.id, tag:match("_(.*)$")))
 end
 
 --- the whole flow for one image; runs synchronously (call it from a job or dt.control.dispatch)
@@ -481,9 +495,7 @@ function M.select_object(image)
     temp = files
     if current.cancelled then error(_("cancelled"), 0) end
     job.percent = 0.4
-    local folder = M.mask_folder()
-    make_dir(folder)
-    local mask = M.join(folder, M.mask_name(image.filename, image.id, tag:match("_(.*)$")))
+    local mask = new_mask_path(image, tag)
     local result, rc, msg = M.run_helper(M.pick_args(raster_tif, mask, orientation), scratch)
     if not result then
       error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0)
@@ -538,6 +550,108 @@ function M.action()
   in_background(function() M.select_object(image) end)
 end
 
+-- subject masks for many images ------------------------------------------------------------------------------
+
+--- the helper's command line for one subject mask: model and edge feathering from the panel
+function M.subject_args(raster_tif, mask)
+  return add_panel_options({ "segment", raster_tif, "--subject", "-o", mask, "--json" })
+end
+
+--- one image's subject mask, as select_object makes a picked one: export in the raster frame, the helper's
+--- `segment --subject`, attach; returns the mask file. Call inside M.for_each_image (it sets `current`).
+function M.subject_mask(image, tag)
+  local scratch = M.join(dt.configuration.tmp_dir, "dtmask-" .. tag)
+  current.pidfile = scratch .. "-pid"
+  local temp = {}
+  local ok, result = pcall(function()
+    local raster_tif, orientation, files = export_raster(image, scratch, tag)
+    temp = files
+    if current.cancelled then error(_("cancelled"), 0) end
+    local mask = new_mask_path(image, tag)
+    local out, rc, msg = M.run_helper(M.subject_args(raster_tif, mask), scratch)
+    if not out then error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0) end
+    if M.can_attach() then attach(image, mask, scratch) end
+    M.last = { mask = mask, score = out.score }
+    return mask
+  end)
+  for _, f in ipairs(temp) do os.remove(f) end
+  if not ok then error(result, 0) end
+  return result
+end
+
+--- run fn(image, tag) on each image in one darktable job with progress and a cancel button; a failing image is
+--- reported and skipped. Returns the number done, the failures ({image=, message=}) and whether it was cancelled.
+function M.for_each_image(images, title, fn)
+  if current then
+    dt.print(_("dtmask: a selection is already running"))
+    return nil
+  end
+  current = { pidfile = "", cancelled = false }
+  local job = dt.gui.create_job(title, true, function() cancel_running() end)
+  local stamp = os.date("%Y%m%d-%H%M%S")
+  local done, failed = 0, {}
+  for i, image in ipairs(images) do
+    if current.cancelled then break end
+    job.percent = (i - 1) / #images
+    local ok, err = pcall(fn, image, string.format("%d_%s", image.id, stamp))
+    if ok then
+      done = done + 1
+    elseif current.cancelled then
+      break
+    else
+      local message = tostring(err):gsub("^dtmask: ", "")
+      failed[#failed + 1] = { image = image, message = message }
+      dt.print_error(string.format("dtmask: %s: %s", image.filename, message))
+    end
+  end
+  job.percent = 1
+  job.valid = false
+  local cancelled = current.cancelled
+  current = nil
+  return done, failed, cancelled
+end
+
+--- the one-line summary of a run over many images
+function M.summary(title, total, done, failed, cancelled)
+  local text = string.format(_("%s: %d of %d images done"), title, done, total)
+  if cancelled then text = text .. _(", cancelled") end
+  if #failed > 0 then
+    local names = {}
+    for i, f in ipairs(failed) do
+      if i > 3 then names[#names + 1] = "..." break end
+      names[#names + 1] = string.format("%s (%s)", f.image.filename, f.message)
+    end
+    text = text .. string.format(_(", %d failed: %s"), #failed, table.concat(names, ", "))
+  end
+  return text
+end
+
+--- lighttable: subject masks for the selected images, attached on darktable >= 5.2
+function M.subject_masks(images)
+  local title = _("dtmask: subject masks")
+  local done, failed, cancelled = M.for_each_image(images, title, M.subject_mask)
+  if done == nil then return false end
+  local text = M.summary(title, #images, done, failed, cancelled)
+  if done > 0 then
+    text = text .. (M.can_attach() and _("; attached as \"external raster mask dtmask\"")
+      or string.format(_("; saved in %s"), M.mask_folder()))
+  end
+  dt.print(text)
+  for _, fn in ipairs(M.listeners) do pcall(fn, M.last) end
+  return #failed == 0 and not cancelled
+end
+
+function M.subject_action()
+  local selected = dt.gui.action_images
+  local images = {}
+  for i = 1, (selected and #selected or 0) do images[i] = selected[i] end  -- the selection may change meanwhile
+  if #images == 0 then
+    dt.print(_("dtmask: select images in the lighttable first"))
+    return
+  end
+  in_background(function() M.subject_masks(images) end)
+end
+
 -- user interface ---------------------------------------------------------------------------------------------
 
 local ui = { registered = false }
@@ -588,19 +702,28 @@ local function build_ui()
     dt.preferences.write(MODULE, "feather", "integer", math.floor(value))
     return value
   end
+  ui.subject = dt.new_widget("button") {
+    label = _("subject masks for selected images"),
+    tooltip = _("mask the main subject of each selected image, no clicks (a job you can cancel)"),
+    clicked_callback = function() M.subject_action() end,
+  }
   ui.last = dt.new_widget("label") { label = _("no mask yet"), ellipsize = "middle" }
   M.listeners[#M.listeners + 1] = show_last
   dt.register_lib(MODULE, _("AI object mask"), true, false,
     { [dt.gui.views.lighttable] = { "DT_UI_CONTAINER_PANEL_RIGHT_CENTER", 100 },
       [dt.gui.views.darkroom] = { "DT_UI_CONTAINER_PANEL_LEFT_CENTER", 100 } },
-    dt.new_widget("box") { orientation = "vertical", ui.button, ui.models, ui.feather, ui.last },
+    dt.new_widget("box") { orientation = "vertical", ui.button, ui.subject, ui.models, ui.feather, ui.last },
     nil, nil)
   ui.registered = true
   in_background(fill_models)
 end
 
+local SUBJECT_EVENT = MODULE .. "_subject"
+
 local function register_shortcut()
   dt.register_event(MODULE, "shortcut", function() M.action() end, _("dtmask: select object"))
+  dt.register_event(SUBJECT_EVENT, "shortcut", function() M.subject_action() end,
+    _("dtmask: subject masks for selected images"))
 end
 
 -- script_manager integration ---------------------------------------------------------------------------------
@@ -610,6 +733,7 @@ local function set_visible(visible)
 end
 
 local function destroy()
+  dt.destroy_event(SUBJECT_EVENT, "shortcut")
   dt.destroy_event(MODULE, "shortcut")
   set_visible(false)
 end

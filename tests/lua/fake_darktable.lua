@@ -28,6 +28,19 @@ fake.gui = {
   views = { darkroom = { id = "darkroom" }, lighttable = { id = "lighttable" } },
   libs = setmetatable({}, { __index = function(t, k) local v = { visible = true } rawset(t, k, v) return v end }),
   current_view = function() return fake.gui.views.lighttable end,
+  action_images = {},
 }
+fake.jobs = {}
+function fake.gui.create_job(text, percentage, cancel)
+  local job = { text = text, percentage = percentage, cancel = cancel, percent = 0, valid = true, percents = {} }
+  fake.jobs[#fake.jobs + 1] = job
+  return setmetatable({}, {
+    __index = job,
+    __newindex = function(_, k, v)
+      if k == "percent" then job.percents[#job.percents + 1] = v end
+      job[k] = v
+    end,
+  })
+end
 fake.control = { dispatch = function(fn, ...) fn(...) end, execute = function() return 0 end }
 return fake

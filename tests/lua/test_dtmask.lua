@@ -166,5 +166,90 @@ test("picker arguments: orientation, model, feather, scripted prompts", function
   eq(table.concat(args, " "), "pick /t/r.tif -o /m/x.pfm --orientation 1 --json --feather 3")
 end)
 
+test("the subject shortcut is registered and destroyed with the script", function()
+  local labels = {}
+  for _, ev in ipairs(dt.registered.events) do labels[#labels + 1] = ev.label end
+  assert(table.concat(labels, "|"):find("dtmask: subject masks for selected images", 1, true), table.concat(labels, "|"))
+end)
+
+test("subject arguments: segment --subject with the panel's model and feather", function()
+  dt.prefs["dtmask/model"] = "sam2-tiny"
+  M.feather = function() return 2.0 end
+  eq(table.concat(M.subject_args("/t/r.tif", "/m/x.pfm"), " "),
+    "segment /t/r.tif --subject -o /m/x.pfm --json --model sam2-tiny --feather 2")
+  dt.prefs["dtmask/model"] = ""
+  M.feather = function() return 0 end
+  eq(table.concat(M.subject_args("/t/r.tif", "/m/x.pfm"), " "), "segment /t/r.tif --subject -o /m/x.pfm --json")
+end)
+
+local function images(n)
+  local list = {}
+  for i = 1, n do list[i] = { id = i, filename = "IMG_" .. i .. ".CR3" } end
+  return list
+end
+
+test("many images: one job, progress per image, a failure reported and skipped", function()
+  local seen = {}
+  local done, failures, cancelled = M.for_each_image(images(3), "dtmask: subject masks", function(image, tag)
+    seen[#seen + 1] = tag
+    if image.id == 2 then error("dtmask: error: cannot read IMG_2", 0) end
+  end)
+  eq(done, 2)
+  eq(#failures, 1)
+  eq(failures[1].message, "error: cannot read IMG_2")
+  eq(cancelled, false)
+  eq(#seen, 3)
+  assert(seen[1]:match("^1_%d+%-%d+$") and seen[3]:match("^3_"), seen[1])
+  local job = dt.jobs[#dt.jobs]
+  eq(job.text, "dtmask: subject masks")
+  eq(job.percentage, true)
+  eq(#job.percents, 4)
+  for i, want in ipairs({ 0, 1 / 3, 2 / 3, 1 }) do assert(math.abs(job.percents[i] - want) < 1e-9, i) end
+  eq(job.valid, false)
+  local text = M.summary("dtmask: subject masks", 3, done, failures, cancelled)
+  eq(text, "dtmask: subject masks: 2 of 3 images done, 1 failed: IMG_2.CR3 (error: cannot read IMG_2)")
+end)
+
+test("many images: the job's cancel button stops after the running image", function()
+  local calls = 0
+  local done, failures, cancelled = M.for_each_image(images(4), "t", function(image)
+    calls = calls + 1
+    if image.id == 2 then
+      dt.jobs[#dt.jobs].cancel()           -- the user presses cancel while image 2 runs
+      error("dtmask: cancelled", 0)         -- the killed helper reports it
+    end
+  end)
+  eq(calls, 2)
+  eq(done, 1)
+  eq(#failures, 0)
+  eq(cancelled, true)
+  eq(dt.jobs[#dt.jobs].valid, false)
+  eq(M.summary("t", 4, done, failures, cancelled), "t: 1 of 4 images done, cancelled")
+  -- the next run starts afresh
+  eq((M.for_each_image(images(1), "t", function() end)), 1)
+end)
+
+test("many images: refused while another selection runs, and from an empty selection", function()
+  local inner
+  M.for_each_image(images(1), "outer", function() inner = M.for_each_image(images(1), "inner", function() end) end)
+  eq(inner, nil)
+  eq(dt.printed[#dt.printed], "dtmask: a selection is already running")
+  dt.gui.action_images = {}
+  M.subject_action()
+  eq(dt.printed[#dt.printed], "dtmask: select images in the lighttable first")
+end)
+
+test("subject masks for selected images: export, helper, attach, summary", function()
+  local ran = {}
+  local old_mask = M.subject_mask
+  M.subject_mask = function(image, tag) ran[#ran + 1] = image.id if image.id == 2 then error("no subject", 0) end end
+  dt.gui.action_images = images(3)
+  M.subject_action()
+  M.subject_mask = old_mask
+  eq(table.concat(ran, ","), "1,2,3")
+  local last = dt.printed[#dt.printed]
+  assert(last:find("dtmask: subject masks: 2 of 3 images done, 1 failed: IMG_2.CR3 (no subject)", 1, true), last)
+end)
+
 print(string.format("%d passed, %d failed", passed, failed))
 os.exit(failed == 0 and 0 or 1)
