@@ -107,3 +107,10 @@ def test_empty_predictor_fails(tmp_path):
     assert model.calls == 7
     assert set(quality.SUMMARY_KEYS) <= set(summary) and summary["images"][0]["name"] == "a"
     assert "NoF@90 1 of 1" in quality.table(summary)
+
+
+def test_a_folder_without_ground_truth_is_a_usage_error(tmp_path):
+    from dtmask.errors import UsageError
+
+    with pytest.raises(UsageError, match="NAME_gt.png"):
+        quality.run(tmp_path, _FakeModel(np.zeros((2, 2), bool)))

@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import UsageError
 from ..imageio import Image, from_array, read_image
 from ..model import Model, Prompts, Result
 from ..refine import Refinement
@@ -66,7 +67,7 @@ def _load(image_path: Path, truth_path: Path) -> tuple[Image, np.ndarray]:
     truth = io.imread(truth_path)
     truth = (truth[..., 0] if truth.ndim == 3 else truth) > 127
     if truth.shape != (image.height, image.width):
-        raise ValueError(f"{truth_path.name} is {truth.shape[1]}x{truth.shape[0]}, "
+        raise UsageError(f"{truth_path.name} is {truth.shape[1]}x{truth.shape[0]}, "
                          f"its image {image.width}x{image.height}")
     return image, truth
 
@@ -115,7 +116,7 @@ def run(folder: str | Path, model: Model, raw: bool = False, max_clicks: int = 2
     """Evaluate every image of a folder; the summary keys plus ``images`` (one row each)."""
     pairs = find_images(folder)
     if not pairs:
-        raise FileNotFoundError(f"no NAME_gt.png with a NAME.tif or NAME.png in {folder}")
+        raise UsageError(f"no NAME_gt.png with a NAME.tif or NAME.png in {folder}")
     options = Refinement.raw() if raw else Refinement()
     rows = []
     for image_path, truth_path in pairs:
