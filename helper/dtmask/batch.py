@@ -309,9 +309,14 @@ def _run_parallel(job: BatchJob, todo: list[Item], emit) -> None:
                     kind, seconds, score, error = "failed", 0.0, None, f"worker failed: {type(exc).__name__}"
                 emit(kind, item, seconds, score, error)
     except BaseException:
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in processes:
             proc.terminate()
+        for proc in processes:
+            proc.join(5)
         pool.shutdown(wait=False, cancel_futures=True)
+        for item in pending.values():  # a worker stopped while writing leaves its temporary file
+            _remove_leftovers(item.output)
         raise
     pool.shutdown(wait=True)
 

@@ -125,6 +125,17 @@ def lua_string(s: str | Path) -> str:
     return json.dumps(str(s), ensure_ascii=False)
 
 
+def launch_darktable(cfg: Path, dt_env: dict, in_chroot: bool) -> subprocess.CompletedProcess:
+    """Run darktable under Xvfb on the config folder until its Lua test script exits (host, or the 5.4 chroot)."""
+    cmd = ["xvfb-run", "-a", "darktable", "--configdir", str(cfg), "--library", ":memory:", "-d", "lua"]
+    if in_chroot:
+        cmd = [str(DT_SID), "run", "env", *(f"{k}={v}" for k, v in dt_env.items()), *cmd]
+        run_env = None
+    else:
+        run_env = dict(os.environ, **dt_env)
+    return subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=TIMEOUT)
+
+
 def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot: bool,
                   exposure: float | None = None, exif: int = 1, darkroom: bool = False) -> dict:
     """Set up config, photo, prompts and proxy; run darktable once; return its report and paths."""
@@ -149,13 +160,7 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot
         dt_env = {"DTMASK_HELPER": str(proxy.shim), "DTMASK_PICK_SCRIPT": str(script), "TMPDIR": str(scratch)}
         if exposure is not None:
             dt_env["DTMASK_STYLE_EXPOSURE"] = str(exposure)
-        cmd = ["xvfb-run", "-a", "darktable", "--configdir", str(cfg), "--library", ":memory:", "-d", "lua"]
-        if in_chroot:
-            cmd = [str(DT_SID), "run", "env", *(f"{k}={v}" for k, v in dt_env.items()), *cmd]
-            run_env = None
-        else:
-            run_env = dict(os.environ, **dt_env)
-        proc = subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=TIMEOUT)
+        proc = launch_darktable(cfg, dt_env, in_chroot)
         calls = proxy.calls
     assert paths["result"].exists(), f"darktable did not finish the test script:\n{proc.stdout[-3000:]}"
     assert "LUA ERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]

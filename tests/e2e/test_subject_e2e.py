@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,8 @@ from dtmask.imageio import read_pfm
 from dtmask.luainstall import install
 
 from .dtproxy import HelperProxy
-from .test_darktable_e2e import CENTER, DT_SID, H, HELPER, RADIUS, ROOT, TIMEOUT, W, _sid_ready, lua_string, make_photo
+from .test_darktable_e2e import (CENTER, DT_SID, H, HELPER, RADIUS, W, _sid_ready, launch_darktable, lua_string,
+                                 make_photo)
 
 pytestmark = pytest.mark.darktable
 
@@ -56,14 +56,7 @@ def run_subject(tmp: Path, with_model: Path, in_chroot: bool) -> tuple[dict, lis
         f.write(SUBJECT_LUA.format(images=", ".join(lua_string(p) for p in photos), result=lua_string(result)))
     env = dict(os.environ, DTMASK_HOME=str(with_model))
     with HelperProxy(tmp / "proxy", HELPER, env) as proxy:
-        dt_env = {"DTMASK_HELPER": str(proxy.shim), "TMPDIR": str(scratch)}
-        cmd = ["xvfb-run", "-a", "darktable", "--configdir", str(cfg), "--library", ":memory:", "-d", "lua"]
-        if in_chroot:
-            cmd = [str(DT_SID), "run", "env", *(f"{k}={v}" for k, v in dt_env.items()), *cmd]
-            run_env = None
-        else:
-            run_env = dict(os.environ, **dt_env)
-        proc = subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=TIMEOUT)
+        proc = launch_darktable(cfg, {"DTMASK_HELPER": str(proxy.shim), "TMPDIR": str(scratch)}, in_chroot)
         calls = proxy.calls
     assert result.exists(), f"darktable did not finish the test script:\n{proc.stdout[-3000:]}"
     assert "LUA ERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
