@@ -129,7 +129,8 @@ class Embedding:
 class Result:
     """One decoder answer: low-res logits over the model frame, predicted IoU, and the next click's input.
 
-    With zoom refinement, ``zoom`` holds the answer decoded again on the crop ``zoom_rect`` (x0, y0, x1, y1).
+    With zoom refinement, ``zoom`` holds the answer decoded again on the crop ``zoom_rect`` (x0, y0, x1, y1);
+    ``zoom`` is None when that answer was not the same object.
     """
 
     logits: np.ndarray
@@ -215,8 +216,9 @@ class Model:
                 same = previous is not None and previous.zoom is not None and previous.zoom_rect == rect
                 prior = previous.zoom if same else self._prior(result, rect)
                 zoom = self._decode(self._crop_embedding(embedding, rect), crop_prompts, prior)
+                result.zoom_rect = rect  # kept even when the answer is not: the next click reuses the crop
                 if agrees(result.logits, zoom.logits, embedding.width, embedding.height, rect, options):
-                    result.zoom, result.zoom_rect = zoom, rect
+                    result.zoom = zoom
         result.seconds = time.perf_counter() - start
         return result
 
