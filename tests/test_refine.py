@@ -146,3 +146,14 @@ def test_feather_softens_in_place():
     mask[:, :10] = 1
     out = feather(mask, 4)
     assert out is mask and 0 < mask[10, 10] < 1 and mask[10, 0] == pytest.approx(1)
+
+
+def test_guided_upsampling_keeps_corners_where_the_photo_is_flat():
+    width, height = 2048, 1024
+    photo = np.full((height, width, 3), 128, np.uint8)
+    logits = _logits_from(lambda x, y: np.minimum(np.minimum(x - 500, 1300 - x), np.minimum(y - 200, 800 - y)) / 4.0,
+                          width, height)
+    raw = upsample_mask(logits, width, height)
+    refined = raw.copy()
+    guided_edges(refined, logits, photo)
+    assert np.array_equal(refined, raw)

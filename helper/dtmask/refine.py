@@ -275,7 +275,11 @@ def guided_edges(out: np.ndarray, logits: np.ndarray, guide: np.ndarray, radius:
 
 def _guided_tile(logits: np.ndarray, g: _Grid, guide: np.ndarray, white: float,
                  box: tuple[int, int, int, int], step: int, r: int, eps: float) -> np.ndarray:
-    """The guided filter output on pixel rows r0:r1, columns c0:c1 (margins come from the surrounding photo)."""
+    """The guided filter output on pixel rows r0:r1, columns c0:c1 (margins come from the surrounding photo).
+
+    Where the photo is flat it has no edge to offer and the filter would only blur (round corners), so the
+    output leans on the model's own soft mask there, weighted by the local contrast var / (var + eps).
+    """
     r0, r1, c0, c1 = box
     height, width = guide.shape[:2]
     margin = (r + 1) * step
@@ -283,14 +287,21 @@ def _guided_tile(logits: np.ndarray, g: _Grid, guide: np.ndarray, white: float,
     ys = _sample_centres(max(0, r0 - margin), min(height, r1 + margin), step)
     xs = _sample_centres(max(0, c0 - margin), min(width, c1 + margin), step)
     small = _block_mean(guide, ys, xs, step) / white
-    p = 0.5 + 0.5 * np.tanh(0.5 * _bilinear(logits, (ys + 0.5) * g.scale_y - 0.5, (xs + 0.5) * g.scale_x - 0.5))
-    a, b = _guided_coefficients(small, p.astype(np.float32), r, eps)
+    coefficients = _guided_coefficients(small, _soft_mask(logits, g, ys, xs), r, eps)
     # coefficients back at full resolution, on the box only
-    py = (np.arange(r0, r1) - ys[0]) / step
-    px = (np.arange(c0, c1) - xs[0]) / step
+    rows, cols = np.arange(r0, r1), np.arange(c0, c1)
+    coefficients = _bilinear(coefficients, (rows - ys[0]) / step, (cols - xs[0]) / step)
+    c = guide.shape[2]
     full = guide[r0:r1, c0:c1].astype(np.float32) / white
-    a_full = _bilinear(a, py, px)
-    return np.einsum("hwc,hwc->hw", a_full, full) + _bilinear(b, py, px)
+    q = np.einsum("hwc,hwc->hw", coefficients[..., :c], full) + coefficients[..., c]
+    trust = coefficients[..., c + 1]
+    return trust * q + (1 - trust) * _soft_mask(logits, g, rows, cols)
+
+
+def _soft_mask(logits: np.ndarray, g: _Grid, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """sigmoid(logits) bilinearly sampled at pixel positions ys (rows), xs (columns): float32."""
+    sampled = _bilinear(logits, (ys + 0.5) * g.scale_y - 0.5, (xs + 0.5) * g.scale_x - 0.5)
+    return (0.5 + 0.5 * np.tanh(0.5 * sampled)).astype(np.float32)
 
 
 def _white(guide: np.ndarray) -> float:
@@ -340,9 +351,10 @@ def _box_mean(a: np.ndarray, r: int) -> np.ndarray:
     return a
 
 
-def _guided_coefficients(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """He et al.'s guided filter (colour or grey guide): the smoothed a (h, w, C) and b (h, w), q = a . I + b.
+def _guided_coefficients(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """He et al.'s guided filter (colour or grey guide): smoothed a (C), b and the contrast weight, stacked.
 
+    q = a . I + b; the weight var / (var + eps) says how much the photo has to say about the edge.
     All window means go through one box filter call (stacked channels): on small tiles the call count is the cost.
     """
     c = guide.shape[2]
@@ -352,12 +364,12 @@ def _guided_coefficients(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -
     means = _box_mean(stack, r)
     mean_i, mean_p = means[..., :c], means[..., c]
     cov_ip = means[..., c + 1:2 * c + 1] - mean_i * mean_p[..., None]
-    var = [means[..., 2 * c + 1 + k] - mean_i[..., i] * mean_i[..., j] + (eps if i == j else 0.0)
-           for k, (i, j) in enumerate(pairs)]
+    var = [means[..., 2 * c + 1 + k] - mean_i[..., i] * mean_i[..., j] for k, (i, j) in enumerate(pairs)]
+    contrast = np.maximum(sum(v for v, (i, j) in zip(var, pairs) if i == j) / c, 0.0)
+    var = [v + (eps if i == j else 0.0) for v, (i, j) in zip(var, pairs)]
     a = cov_ip / var[0][..., None] if c == 1 else _solve_symmetric3(var, cov_ip)
     b = mean_p - np.einsum("hwc,hwc->hw", a, mean_i)
-    smooth = _box_mean(np.concatenate([a, b[..., None]], axis=-1), r)
-    return smooth[..., :c], smooth[..., c]
+    return _box_mean(np.concatenate([a, b[..., None], (contrast / (contrast + eps))[..., None]], axis=-1), r)
 
 
 def _solve_symmetric3(m: list[np.ndarray], y: np.ndarray) -> np.ndarray:
