@@ -12,7 +12,7 @@ All coordinates are file-frame pixels (x right, y down, origin top-left).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -25,7 +25,7 @@ from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_T
 from .errors import UsageError
 from .geometry import ResizeLongestSide, relative_to_pixels, stroke_points
 from .imageio import Image, from_array, to_model_frame
-from .refine import Patch, Refinement, agrees, crop_logits, refine_mask, zoom_rect
+from .refine import Patch, Refinement, agrees, covers_frame, crop_logits, refine_mask, zoom_rect
 
 Point = tuple[float, float]
 
@@ -208,6 +208,15 @@ class Model:
         start = time.perf_counter()
         result = self._decode(embedding, prompts, previous)
         options = refine or Refinement()
+        if options.retry_whole_frame and previous is None and _lone_click(prompts) and \
+                covers_frame(result.logits, embedding.width, embedding.height):
+            # sam1 exports answer one click with the best of three ambiguous masks, on a textured object often
+            # the whole frame; the point given twice selects their unambiguous mask, usually the object
+            twice = replace(prompts, points=prompts.points * 2)
+            retry = self._decode(embedding, twice, None)
+            if not covers_frame(retry.logits, embedding.width, embedding.height):
+                retry.prompts = prompts
+                result = retry
         if options.zoom:
             rect = zoom_rect(result.logits, embedding.width, embedding.height, prompts.points, options,
                              previous.zoom_rect if previous is not None else None)
@@ -253,6 +262,10 @@ class Model:
         crop = self.encode(Image(embedding.image.pixels[y0:y1, x0:x1]))
         self._zoom_memo = (embedding.image.pixels, rect, crop)
         return crop
+
+
+def _lone_click(prompts: Prompts) -> bool:
+    return len(prompts.points) == 1 and not prompts.negatives and prompts.box is None
 
 
 def _crop_prompts(prompts: Prompts, rect: tuple[int, int, int, int]) -> Prompts | None:

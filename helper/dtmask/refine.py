@@ -45,6 +45,7 @@ class Refinement:
     island_fraction: float = 0.05  # without a positive click (box only): keep parts at least this of the largest
     holes: bool = True
     hole_fraction: float = 0.002  # fill holes below this fraction of the object's area
+    retry_whole_frame: bool = True  # a lone click answered with the whole frame is asked again (see Model.decode)
     zoom: bool = True
     zoom_below: float = 0.25  # zoom when the crop is below this fraction of the image side (a 4x finer view)
     zoom_margin: float = 0.25  # crop margin around the object, as a fraction of its size
@@ -54,7 +55,7 @@ class Refinement:
     @classmethod
     def raw(cls) -> "Refinement":
         """No refinement at all (the benchmark's ``--raw``)."""
-        return cls(guided=False, components=False, holes=False, zoom=False)
+        return cls(guided=False, components=False, holes=False, zoom=False, retry_whole_frame=False)
 
     def with_feather(self, px: float) -> "Refinement":
         return replace(self, feather=px) if px else self
@@ -96,6 +97,14 @@ def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.nd
     if options.components or options.holes:
         clean_components(out, points, negatives, options)
     return feather(out, options.feather)
+
+
+def covers_frame(logits: np.ndarray, width: int, height: int, fraction: float = 0.9) -> bool:
+    """Whether an answer covers (nearly) all of the image: no object, the mark of an ambiguous lone click."""
+    n = logits.shape[0]
+    w, h = ResizeLongestSide(width, height).resized_size
+    rows, cols = -(-h * n // 1024), -(-w * n // 1024)
+    return np.count_nonzero(logits[:rows, :cols] > 0) >= fraction * rows * cols
 
 
 def zoom_rect(logits: np.ndarray, width: int, height: int, points: Sequence[Point] = (),
