@@ -73,8 +73,11 @@ def _f(name: str, shape: list) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
 
-def sam2_pair(folder: Path) -> tuple[Path, Path]:
-    """SAM 2.1 encoder + decoder as samexporter / darktable-ai name them. Mask 1 of 3 is the square."""
+def sam2_pair(folder: Path, ious: tuple[float, float, float] = (0.2, 0.9, 0.4)) -> tuple[Path, Path]:
+    """SAM 2.1 encoder + decoder as samexporter / darktable-ai name them.
+
+    Mask 1 of 3 is the square, masks 0 and 2 its inverse (the background); ``ious`` are their predicted IoUs.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     nodes, inits = [], []
     _pooled_features("image", "high_res_feats_0", 32, 4, nodes, inits)
@@ -84,7 +87,7 @@ def sam2_pair(folder: Path) -> tuple[Path, Path]:
                             [_f("high_res_feats_0", [1, 32, 256, 256]), _f("high_res_feats_1", [1, 64, 128, 128]),
                              _f("image_embed", [1, 256, 64, 64])], inits)
     nodes, inits = [], [numpy_helper.from_array(np.zeros((), np.float32), "zero"),
-                        numpy_helper.from_array(np.array([[0.2, 0.9, 0.4]], np.float32), "ious")]
+                        numpy_helper.from_array(np.array([ious], np.float32), "ious")]
     _pattern_nodes(256, "square", nodes, inits)
     nodes += [helper.make_node("Neg", ["square"], ["inverse"]),
               helper.make_node("Concat", ["inverse", "square", "inverse"], ["stack"], axis=1)]

