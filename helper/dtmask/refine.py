@@ -46,7 +46,7 @@ class Refinement:
     holes: bool = True
     hole_fraction: float = 0.002  # fill holes below this fraction of the object's area
     first_choice: bool = True  # a lone first click: choose among the decoder's ambiguity masks (Model.decode)
-    first_max_area: float = 0.4  # ... preferring masks that cover at most this fraction of the image
+    first_area_penalty: float = 0.2  # ... by predicted IoU minus this times the fraction of the image covered
     zoom: bool = True
     zoom_below: float = 0.25  # zoom when the crop is below this fraction of the image side (a 4x finer view)
     zoom_margin: float = 0.25  # crop margin around the object, as a fraction of its size
@@ -98,6 +98,9 @@ def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.nd
     if options.components or options.holes:
         clean_components(out, points, negatives, options)
     return feather(out, options.feather)
+
+
+WHOLE_FRAME = 0.9  # an answer covering this much of the image is no object
 
 
 def area_fraction(logits: np.ndarray, width: int, height: int) -> float:
