@@ -2,8 +2,10 @@
 
 For each ``NAME.tif`` / ``NAME.png`` with a ``NAME_gt.png`` (255 object, 0 rest): the click robot of
 :mod:`.metrics` clicks, the model decodes with the previous low-res logits fed back, and the full-resolution
-mask (refined, or raw with ``raw=True``) is scored. A run stops once IoU 0.90 is reached after at least 5 clicks,
-or at a perfect mask (every reported metric is then known), like RITM's evaluation stops at its target IoU.
+mask (refined, or raw with ``raw=True``) is scored. Clicks and masks are made as the picker makes them: a click
+decodes without the zoom stage (``click_ms``), the mask is what Apply makes from it (``refine_ms``). A run stops
+once IoU 0.90 is reached after at least 5 clicks, or at a perfect mask (every reported metric is then known), like
+RITM's evaluation stops at its target IoU.
 
 With ``prompt="stroke"`` the first click is replaced by a brush stroke along the object's medial axis
 (:mod:`.stroke`); the robot's clicks follow it as usual and the stroke stays among the prompts.
@@ -12,7 +14,7 @@ With ``prompt="stroke"`` the first click is replaced by a brush stroke along the
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -92,10 +94,14 @@ def evaluate(model: Model, image: Image, truth: np.ndarray, options: Refinement,
             clicks.append(click)
         prompts = Prompts(points=[(x, y) for x, y, pos in clicks if pos],
                           negatives=[(x, y) for x, y, pos in clicks if not pos], strokes=strokes)
+        # as in the picker: a click decodes without the zoom stage (its crop encoding takes about a second) and
+        # feeds the next click; Apply decodes the same prompts again with every stage and makes the mask
         start = time.perf_counter()
-        previous = model.decode(embedding, prompts, previous, refine=options)
+        live = model.decode(embedding, prompts, previous, refine=replace(options, zoom=False))
         middle = time.perf_counter()
-        pred = previous.mask(refine=options) > 0.5
+        applied = model.decode(embedding, prompts, previous, refine=options) if options.zoom else live
+        pred = applied.mask(refine=options) > 0.5
+        previous = live
         click_s.append(middle - start)
         refine_s.append(time.perf_counter() - middle)
         ious.append(metrics.iou(pred, truth))
