@@ -4,12 +4,16 @@ import json
 import subprocess
 import sys
 
+from pathlib import Path
+
 import click
 import numpy as np
 import pytest
 import tifffile
 
+import dtmask
 from dtmask.cli import cli
+from dtmask.refine import Refinement
 from scenes import iou, two_objects
 
 from dtmask.imageio import read_mask
@@ -218,3 +222,22 @@ def test_format_option_overrides_the_extension(with_model, scene_tif, tmp_path):
     done = run("segment", scene_tif[0], "-p", f"{x},{y}", "-o", out, "--format", "png")
     assert done.returncode == 0, done.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_refine_switches_stages_off(with_model, tmp_path):
+    # a click on the sample's coffee: with every stage, raw, and without the first-click choice and zoom
+    sample = Path(dtmask.__file__).parent / "data" / "sample.tif"
+    masks = {}
+    for name, args in {"refined": [], "raw": ["--no-refine", "all"],
+                       "export": ["--no-refine", "first-choice", "--no-refine", "zoom"]}.items():
+        out = tmp_path / f"{name}.pfm"
+        done = run("segment", sample, "-p", "230,110", "-o", out, *args)
+        assert done.returncode == 0, done.stderr
+        masks[name] = read_mask(out)
+    model = dtmask.load_model()
+    result = model.decode(model.encode(dtmask.read_image(sample)), dtmask.Prompts(points=[(230, 110)]),
+                          refine=Refinement.raw())
+    np.testing.assert_array_equal(masks["raw"], result.mask(refine=Refinement.raw()))
+    assert not np.array_equal(masks["raw"], masks["refined"])
+    # the decoder's own pick is the cup with its saucer; the first choice is the coffee
+    assert masks["export"].mean() > 3 * masks["refined"].mean()

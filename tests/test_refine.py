@@ -157,3 +157,10 @@ def test_guided_upsampling_keeps_corners_where_the_photo_is_flat():
     refined = raw.copy()
     guided_edges(refined, logits, photo)
     assert np.array_equal(refined, raw)
+
+
+def test_stages_switch_off_by_name():
+    r = Refinement(feather=2.0).without(["edges", "zoom", "first-choice"])
+    assert (r.guided, r.zoom, r.first_choice, r.components, r.holes, r.feather) == (False, False, False, True, True, 2.0)
+    assert Refinement(feather=2.0).without(["all"]) == Refinement.raw().with_feather(2.0)
+    assert Refinement().without([]) == Refinement()

@@ -37,3 +37,15 @@ def test_zoom_decodes_a_small_object_on_a_crop_and_keeps_it(minisam, monkeypatch
     assert second.zoom_rect == first.zoom_rect and not encodes  # the crop's embedding is reused
     off = minisam.decode(emb, dtmask.Prompts(points=[(1100, 800)]), refine=Refinement(zoom=False))
     assert off.zoom is None and off.zoom_rect is None
+
+
+def test_zoom_crop_is_not_cached_when_the_image_is_not(minisam, tmp_path):
+    cache = dtmask.model.EmbeddingCache(tmp_path)
+    model = dtmask.model.Model(minisam.entry, minisam.engine, cache=cache)
+    image, _ = _small_disc(radius=60)
+    emb = model.encode(image, use_cache=False)
+    assert model.decode(emb, dtmask.Prompts(points=[(1100, 800)])).zoom_rect is not None
+    assert not list(tmp_path.rglob("*.npz"))
+    cached = model.encode(image[:, :2900])  # the usual case: image and crop both kept
+    model.decode(cached, dtmask.Prompts(points=[(1100, 800)]))
+    assert len(list(tmp_path.rglob("*.npz"))) == 2

@@ -115,6 +115,7 @@ class Embedding:
     image: Image
     cached: bool = False
     seconds: float = 0.0  # time spent encoding (0 when it came from the cache)
+    use_cache: bool = True  # whether embeddings made from this one (zoom crops) may use the disk cache
 
     @property
     def width(self) -> int:
@@ -192,7 +193,7 @@ class Model:
         seconds = time.perf_counter() - start
         if key:
             self.cache.put(key, features)
-        return Embedding(features=features, image=image, seconds=seconds)
+        return Embedding(features=features, image=image, seconds=seconds, use_cache=use_cache)
 
     def decode(self, embedding: Embedding, prompts: Prompts, previous: Result | None = None,
                refine: Refinement | None = None) -> Result:
@@ -276,7 +277,7 @@ class Model:
         if memo is not None and memo[0] is embedding.image.pixels and memo[1] == rect:
             return memo[2]
         x0, y0, x1, y1 = rect
-        crop = self.encode(Image(embedding.image.pixels[y0:y1, x0:x1]))
+        crop = self.encode(Image(embedding.image.pixels[y0:y1, x0:x1]), use_cache=embedding.use_cache)
         self._zoom_memo = (embedding.image.pixels, rect, crop)
         return crop
 

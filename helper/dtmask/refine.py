@@ -16,7 +16,7 @@ Stages, each switchable through :class:`Refinement`:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -57,6 +57,13 @@ class Refinement:
     def raw(cls) -> "Refinement":
         """No refinement at all (the benchmark's ``--raw``)."""
         return cls(guided=False, components=False, holes=False, zoom=False, first_choice=False)
+
+    def without(self, stages: Iterable[str]) -> "Refinement":
+        """These stages switched off, by their names in ``STAGES`` (``all``: :meth:`raw`, keeping the feather)."""
+        stages = set(stages)
+        if "all" in stages:
+            return replace(Refinement.raw(), feather=self.feather)
+        return replace(self, **{STAGES[name]: False for name in stages})
 
     def with_feather(self, px: float) -> "Refinement":
         return replace(self, feather=px) if px else self
@@ -99,6 +106,10 @@ def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.nd
         clean_components(out, points, negatives, options)
     return feather(out, options.feather)
 
+
+# the stages as ``dtmask segment --no-refine`` names them -> Refinement fields
+STAGES = {"edges": "guided", "components": "components", "holes": "holes", "zoom": "zoom",
+          "first-choice": "first_choice"}
 
 WHOLE_FRAME = 0.9  # an answer covering this much of the image is no object
 

@@ -11,6 +11,7 @@ from .errors import DtmaskError, UsageError
 from .imageio import Image, mask_format_for, read_image, write_mask, write_png
 from .model import Model, Prompts, Result, load_model
 from .overlay import overlay
+from .refine import Refinement
 
 
 @dataclass
@@ -33,6 +34,7 @@ class SegmentJob:
     use_cache: bool = True
     overlay: str | None = None  # also write a PNG picture of the mask over the photo here
     subject: bool = False  # no clicks: the photo's main subject (dtmask.subject); negatives still apply
+    refine: Refinement = field(default_factory=Refinement)  # the refinement stages (all on by default)
 
     def prompts_for(self, image: Image) -> Prompts:
         if self.relative:
@@ -107,9 +109,9 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
         found = find_subject(model, embedding, extra=prompts)
         prompts, result = found.prompts, found.result
     else:
-        result: Result = model.decode(embedding, prompts)
+        result: Result = model.decode(embedding, prompts, refine=job.refine)
     t = lap("decode", t)
-    mask = result.mask(invert=job.invert, feather_px=job.feather)
+    mask = result.mask(invert=job.invert, feather_px=job.feather, refine=job.refine)
     t = lap("refine", t)
     write_mask(job.output, mask, fmt)
     if job.overlay:

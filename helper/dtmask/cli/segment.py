@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import segment as pipeline
+from ..refine import STAGES, Refinement
 from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OPTION, POINT, STROKE, print_json, say,
                      show_progress_count)
 
@@ -33,6 +34,9 @@ from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OP
 @click.option("--overlay", type=click.Path(dir_okay=False), metavar="PNG",
               help="Also write a picture of the mask over the photo, to check it by eye.")
 @click.option("--no-cache", is_flag=True, help="Do not use or store the cached image embedding.")
+@click.option("--no-refine", "skip", multiple=True, type=click.Choice([*STAGES, "all"]), metavar="STAGE",
+              help="Turn a refinement stage off (repeatable): edges, components, holes, zoom, first-choice; "
+                   "all gives the model's raw mask. See the README's mask refinement.")
 @click.option("--subject", is_flag=True,
               help="No clicks: select the photo's main subject (--negative / --negative-stroke still remove).")
 @click.option("--all", "all_objects", is_flag=True,
@@ -44,7 +48,7 @@ from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OP
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: output, size, model, score, prompts, timings (--all: the objects).")
 def segment(image, output, points, negatives, box, strokes, negative_strokes, relative, model_id, fmt, invert,
-            feather, device, overlay, no_cache, subject, all_objects, grid, fast, as_json):
+            feather, device, overlay, no_cache, skip, subject, all_objects, grid, fast, as_json):
     """Write the mask of the object under the prompts in IMAGE (a TIFF).
 
     The mask has the TIFF's width and height and lies in its pixel frame, 1.0 on the object.
@@ -69,8 +73,9 @@ def segment(image, output, points, negatives, box, strokes, negative_strokes, re
       dtmask segment photo.tif --all -o 'masks/{stem}_{n:03d}.png' --json
     """
     if all_objects:
-        if subject or points or negatives or box or strokes or negative_strokes or overlay:
-            raise click.UsageError("--all finds the objects itself: it takes no prompts, --subject or --overlay")
+        if subject or points or negatives or box or strokes or negative_strokes or overlay or skip:
+            raise click.UsageError("--all finds the objects itself: it takes no prompts, --subject, --overlay "
+                                   "or --no-refine")
         return _all_objects(image, output, model_id, fmt, invert, feather, device, no_cache, grid, fast, as_json)
     if output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")
@@ -78,7 +83,7 @@ def segment(image, output, points, negatives, box, strokes, negative_strokes, re
                               box=box, strokes=list(strokes), negative_strokes=list(negative_strokes),
                               relative=relative, model=model_id, fmt=fmt, invert=invert,
                               feather=feather, device=device, use_cache=not no_cache, overlay=overlay,
-                              subject=subject)
+                              subject=subject, refine=Refinement().without(skip))
     report = pipeline.run(job)
     for note in report.notes:
         say(note)
