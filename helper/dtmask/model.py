@@ -226,6 +226,19 @@ class Model:
         result.seconds = time.perf_counter() - start
         return result
 
+    def candidates(self, embedding: Embedding, prompts: Prompts) -> list[Result]:
+        """Every mask the decoder makes for these prompts with no previous mask: for one click SAM-style decoders
+        make several (a part, a larger part, the whole), as segment-anything's automatic mask generator keeps
+        them. Unrefined; a model that makes one mask gives the answer :meth:`decode` would give a first click
+        without the preference for small masks.
+        """
+        prompts.validate(embedding.width, embedding.height)
+        prompts = prompts.expanded(embedding.width, embedding.height)
+        decoded = self._run(embedding, prompts, None)
+        if not decoded.candidates and _lone_click(prompts):
+            decoded = self._first_answer(embedding, prompts, decoded, 0.0)
+        return [self._result(embedding, prompts, c) for c in decoded.candidates or [decoded]]
+
     def _decode(self, embedding: Embedding, prompts: Prompts, previous: Result | None) -> Result:
         return self._result(embedding, prompts, self._run(embedding, prompts, previous))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .. import auto
 from .. import segment as pipeline
 from ..refine import STAGES, Refinement
 from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OPTION, POINT, STROKE, print_json, say,
@@ -41,7 +42,7 @@ from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OP
               help="No clicks: select the photo's main subject (--negative / --negative-stroke still remove).")
 @click.option("--all", "all_objects", is_flag=True,
               help="List every object (automatic masks); with -o DIR or -o 'PATTERN{n}.pfm' write each mask.")
-@click.option("--grid", type=click.IntRange(4, 64), default=16, show_default=True, metavar="N",
+@click.option("--grid", type=click.IntRange(4, 64), default=auto.POINTS_PER_SIDE, show_default=True, metavar="N",
               help="With --all: N x N point prompts (more finds smaller objects, and takes longer).")
 @click.option("--fast", is_flag=True,
               help="With --all: skip grid points inside objects already found (much faster; finds no parts).")
@@ -95,8 +96,6 @@ def segment(image, output, points, negatives, box, strokes, negative_strokes, re
 
 
 def _all_objects(image, output, model_id, fmt, invert, feather, device, no_cache, grid, fast, as_json):
-    from .. import auto
-
     job = auto.AllJob(image=image, output=output, model=model_id, fmt=fmt, invert=invert, feather=feather,
                       device=device, use_cache=not no_cache, points_per_side=grid, fast=fast)
     report = auto.run_all(job, progress=show_progress_count("objects"))
