@@ -44,8 +44,9 @@ def quality(folder, model_id, max_clicks, raw, prompt, json_out):
     """Mask quality with the standard click protocol (NoC@85/90, NoF@90, mIoU@1/3/5, boundary F).
 
     The first click goes to the object's deepest point, each next one to the centre of the largest error,
-    with the previous mask fed back. Run once with --raw and once without to see what refinement gains,
-    and with --prompt stroke to see whether a stroke beats a first click for a model.
+    with the previous mask fed back. As in the picker, a click decodes without the zoom stage ("click ms")
+    and the scored mask is what Apply makes from it ("refine ms"). Run once with --raw and once without to
+    see what refinement gains, and with --prompt stroke to see whether a stroke beats a first click.
 
     \b
     Example:
