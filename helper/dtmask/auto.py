@@ -134,6 +134,22 @@ def nms(masks: list[AutoMask], iou: float = NMS_IOU) -> list[AutoMask]:
     return kept
 
 
+def _verdict(logits: np.ndarray, n: int, score: float, min_score: float, min_stability: float,
+             min_area: float) -> tuple[str | None, float]:
+    """Why an answer (its logits over the image's cells, ``n`` of them positive) is no object: empty, whole,
+    score, area or stability; None when it is one. Also its stability (0 when not reached)."""
+    if n == 0:
+        return "empty", 0.0
+    if n >= WHOLE_FRAME * logits.size:
+        return "whole", 0.0
+    if score < min_score:
+        return "score", 0.0
+    if n < min_area * logits.size:
+        return "area", 0.0
+    stab = stability(logits)
+    return ("stability" if stab < min_stability else None), stab
+
+
 def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_PER_SIDE,
              min_score: float = MIN_SCORE, min_stability: float = MIN_STABILITY, nms_iou: float = NMS_IOU,
              min_area: float = MIN_AREA, skip_covered: bool = False, max_decodes: int | None = None,
@@ -175,19 +191,7 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
             logits = result.logits[:rows, :cols]
             lowres = logits > 0
             n = int(np.count_nonzero(lowres))
-            why = None
-            if n == 0:
-                why = "empty"
-            elif n >= WHOLE_FRAME * rows * cols:
-                why = "whole"
-            elif result.score < min_score:
-                why = "score"
-            elif n < min_area * rows * cols:
-                why = "area"
-            else:
-                stab = stability(logits)
-                if stab < min_stability:
-                    why = "stability"
+            why, stab = _verdict(logits, n, result.score, min_score, min_stability, min_area)
             if why:
                 rejected[why] += 1
             else:

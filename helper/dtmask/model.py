@@ -202,10 +202,7 @@ class Model:
         With zoom refinement on (the default) a small object is decoded again on a crop encoded at the model's
         full resolution (the first time for a crop costs an encoder run; the crop's embedding is kept).
         """
-        prompts.validate(embedding.width, embedding.height)
-        if prompts.box is not None and not self.engine.has_box:
-            raise UsageError(f"model '{self.id}' ({self.engine.family}) takes no box prompt; use points")
-        prompts = prompts.expanded(embedding.width, embedding.height)
+        prompts = self._checked(embedding, prompts)
         start = time.perf_counter()
         options = refine or Refinement()
         decoded = self._run(embedding, prompts, previous)
@@ -232,12 +229,18 @@ class Model:
         them. Unrefined; a model that makes one mask gives the answer :meth:`decode` would give a first click
         without the preference for small masks.
         """
-        prompts.validate(embedding.width, embedding.height)
-        prompts = prompts.expanded(embedding.width, embedding.height)
+        prompts = self._checked(embedding, prompts)
         decoded = self._run(embedding, prompts, None)
         if not decoded.candidates and _lone_click(prompts):
             decoded = self._first_answer(embedding, prompts, decoded, 0.0)
         return [self._result(embedding, prompts, c) for c in decoded.candidates or [decoded]]
+
+    def _checked(self, embedding: Embedding, prompts: Prompts) -> Prompts:
+        """The prompts checked against the image and this model, strokes expanded into points."""
+        prompts.validate(embedding.width, embedding.height)
+        if prompts.box is not None and not self.engine.has_box:
+            raise UsageError(f"model '{self.id}' ({self.engine.family}) takes no box prompt; use points")
+        return prompts.expanded(embedding.width, embedding.height)
 
     def _decode(self, embedding: Embedding, prompts: Prompts, previous: Result | None) -> Result:
         return self._result(embedding, prompts, self._run(embedding, prompts, previous))

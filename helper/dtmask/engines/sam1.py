@@ -60,6 +60,7 @@ class Sam1Engine(Engine):
         best = int(np.argmax(scores))
         lowres = masks[best].astype(np.float32)
         if AMBIGUITY_MASKS in outputs:  # a single-mask export with its four masks exposed
-            masks, scores = outputs[AMBIGUITY_MASKS][0], outputs[AMBIGUITY_SCORES][0]
-        return Decoded(logits=lowres, score=float(outputs["iou_predictions"][0, best]), feedback=lowres[None, None],
-                       candidates=Decoded.choices(masks, scores))
+            candidates = Decoded.choices(outputs[AMBIGUITY_MASKS][0], outputs[AMBIGUITY_SCORES][0])
+        else:
+            candidates = Decoded.choices(masks, scores)
+        return Decoded(logits=lowres, score=float(scores[best]), feedback=lowres[None, None], candidates=candidates)
