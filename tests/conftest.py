@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -63,3 +65,29 @@ def empty_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     return home
+
+
+@pytest.fixture(scope="session")
+def xdisplay():
+    """An X display: the one in $DISPLAY (.ci/run starts Xvfb :99), else a private Xvfb for this session."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    if not shutil.which("Xvfb"):
+        pytest.skip("no DISPLAY and no Xvfb (apt-get install xvfb)")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten",
+                               "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    number = b""
+    while not number.endswith(b"\n"):
+        chunk = os.read(read_end, 16)
+        if not chunk:
+            pytest.fail("Xvfb did not start")
+        number += chunk
+    os.close(read_end)
+    os.environ["DISPLAY"] = f":{number.decode().strip()}"
+    yield os.environ["DISPLAY"]
+    del os.environ["DISPLAY"]
+    server.terminate()
+    server.wait(10)

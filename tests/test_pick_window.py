@@ -32,32 +32,6 @@ DISC_TOP = (252.0, 110.0)  # inside the disc; its mirror images fall on the box 
 
 
 @pytest.fixture(scope="session")
-def xdisplay():
-    """An X display: the one in $DISPLAY (.ci/run starts Xvfb :99), else a private Xvfb for this session."""
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    if not shutil.which("Xvfb"):
-        pytest.skip("no DISPLAY and no Xvfb (apt-get install xvfb)")
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24", "-nolisten",
-                               "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    number = b""
-    while not number.endswith(b"\n"):
-        chunk = os.read(read_end, 16)
-        if not chunk:
-            pytest.fail("Xvfb did not start")
-        number += chunk
-    os.close(read_end)
-    os.environ["DISPLAY"] = f":{number.decode().strip()}"
-    yield os.environ["DISPLAY"]
-    del os.environ["DISPLAY"]
-    server.terminate()
-    server.wait(10)
-
-
-@pytest.fixture(scope="session")
 def scene():
     """two_objects cropped off-centre vertically, so every flip and transpose moves the objects elsewhere:
     the disc spans y 80..320 of 500, the box x 522..774."""

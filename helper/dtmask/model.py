@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -69,6 +69,20 @@ class Prompts:
 
         return Prompts(points=list(self.points) + spread(self.strokes),
                        negatives=list(self.negatives) + spread(self.negative_strokes), box=self.box)
+
+    def mapped(self, fn: Callable[[float, float], Point]) -> "Prompts":
+        """The same prompts with every point (and the box's corners) moved by ``fn(x, y) -> (x, y)``: a change of
+        frame. The box is kept as its mapped corners' extent."""
+        def move(pts):
+            return [tuple(map(float, fn(x, y))) for x, y in pts]
+
+        box = None
+        if self.box is not None:
+            (ax, ay), (bx, by) = move([self.box[:2], self.box[2:]])
+            box = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+        return Prompts(points=move(self.points), negatives=move(self.negatives), box=box,
+                       strokes=[move(s) for s in self.strokes],
+                       negative_strokes=[move(s) for s in self.negative_strokes])
 
     def validate(self, width: int, height: int) -> None:
         """Raise UsageError for prompts that cannot select anything in a W x H image."""

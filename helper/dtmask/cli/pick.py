@@ -16,6 +16,13 @@ from .common import DEVICE_OPTION, FEATHER_OPTION, MODEL_OPTION, print_json, say
 @click.option("--orientation", type=click.IntRange(1, 8), default=1, show_default=True, metavar="N",
               help="EXIF orientation 1-8: show the image as darktable displays it. Clicks are mapped back, so "
                    "the prompts and the mask stay in the TIFF's own frame.")
+@click.option("--guide", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The full-resolution export of the photo without its flip (the raster frame). IMAGE is then a "
+                   "small export of the same photo as displayed: the window opens on it at once, the orientation "
+                   "is found by comparing the two, and the mask is made on FILE, in its frame and size.")
+@click.option("--wait", type=click.FloatRange(0), default=0, metavar="SECONDS",
+              help="IMAGE and the guide may still be being written (by darktable): wait up to SECONDS for each "
+                   "to appear; a FILE.error next to it ends the wait with the message it holds.")
 @MODEL_OPTION
 @click.option("--format", "fmt", type=click.Choice(["pfm", "png"]),
               help="Mask format (default: from the output's extension).")
@@ -27,8 +34,8 @@ from .common import DEVICE_OPTION, FEATHER_OPTION, MODEL_OPTION, print_json, say
               help="Also write <mask>.dtstyle, a darktable style that attaches the mask (rasterfile module).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: output, size, model, score, prompts (image pixels: points, negatives, "
-                   "box, strokes, negative_strokes), orientation, timings.")
-def pick(image, output, orientation, model_id, fmt, feather, device, script, with_style, as_json):
+                   "box, strokes, negative_strokes), orientation, timings, timeline (wall-clock stamps).")
+def pick(image, output, orientation, guide, wait, model_id, fmt, feather, device, script, with_style, as_json):
     """Open IMAGE (a TIFF) in a window, click on the object, press Enter: the mask is written to OUTPUT.
 
     The window opens at once and analyses the image in the background; clicks made meanwhile are kept.
@@ -59,9 +66,11 @@ def pick(image, output, orientation, model_id, fmt, feather, device, script, wit
 
     Exit codes: 0 mask written, 1 runtime failure, 2 usage error, 3 cancelled.
     """
+    if guide and orientation != 1:
+        raise click.UsageError("--orientation goes without --guide: with a guide the orientation is found")
     steps = load_script(script) if script else None
     job = picker.PickJob(image=image, output=output, orientation=orientation, model=model_id, device=device,
-                         fmt=fmt, feather=feather, script=steps)
+                         fmt=fmt, feather=feather, script=steps, guide=guide, wait=wait)
     report, extra = picker.run(job)
     for note in report.notes:
         say(note)

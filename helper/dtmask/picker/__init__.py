@@ -1,7 +1,8 @@
 """``dtmask pick``: the interactive object picker (a tkinter window), from image file to mask file.
 
 Modules, one concern each: ``state`` (undoable selection), ``session`` (display -> file frame, decoding),
-``viewport`` (zoom and pan), ``render`` (canvas pixels), ``script`` (``--script`` files), ``window`` (tkinter).
+``guide`` (the full-resolution export that arrives while the user clicks on a preview), ``viewport`` (zoom and
+pan), ``render`` (canvas pixels), ``script`` (``--script`` files), ``window`` (tkinter).
 Importing this package does not import tkinter: :func:`run` checks for it and says what to install.
 """
 
@@ -16,7 +17,9 @@ from ..errors import DtmaskError
 from ..imageio import read_image, write_mask
 from ..model import load_model
 from ..segment import SegmentReport, check_output
+from .guide import Guide, wait_for
 from .script import Step
+from .session import Background
 
 NO_TK = ("the picker needs tkinter, which this Python lacks: install it (Debian/Ubuntu: apt install python3-tk; "
          "Fedora: dnf install python3-tkinter; macOS Homebrew: brew install python-tk), or use "
@@ -33,6 +36,8 @@ class PickJob:
     fmt: str | None = None
     feather: float = 0.0
     script: list[Step] | None = None
+    guide: str | None = None  # the full-resolution raster-frame export; `image` is then its small preview
+    wait: float = 0.0  # seconds to wait for `image` and `guide` to be written (by darktable)
 
 
 def require_tk() -> None:
@@ -55,19 +60,23 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     from .window import PickerWindow
 
     times: dict[str, float] = {}
+    timeline = {"start": time.time()}  # wall-clock stamps, for the darktable benchmark's timeline
     start = time.perf_counter()
     fmt = check_output(job.output, job.fmt)
-    image = read_image(job.image)
+    loading = Background(lambda: load_model(job.model, job.device))  # meanwhile darktable may still be exporting
+    image = read_image(wait_for(job.image, job.wait))
     times["read"] = time.perf_counter() - start
-    t = time.perf_counter()
-    model = load_model(job.model, job.device)
-    times["load"] = time.perf_counter() - t
-    session = PickSession(model, image, job.orientation)
+    guide = Background(lambda: Guide.load(job.guide, image, job.wait)) if job.guide else None
+    model = loading.result()
+    times["load"] = time.perf_counter() - start
+    session = PickSession(model, image, 1 if guide else job.orientation, guide)
     try:
         window = PickerWindow(session, job.script)
     except tkinter.TclError as exc:
         raise DtmaskError(f"cannot open the picker window ({exc}); without a display use `dtmask segment`") from None
+    timeline["window"] = time.time()
     window.run()
+    timeline.update(window.timeline)
     times["encode"] = session.encode_seconds
     t = time.perf_counter()
     result, mask = session.finish(job.feather)
@@ -76,6 +85,7 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     write_mask(job.output, mask, fmt)
     times["write"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - start
+    timeline["written"] = time.time()
     if window.click_seconds:
         times["click_median"] = statistics.median(window.click_seconds)
         times["click_max"] = max(window.click_seconds)
@@ -84,10 +94,12 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     if session.hover_seconds:
         times["hover_decode_median"] = statistics.median(session.hover_seconds)
     selection = session.history.selection
-    report = SegmentReport(output=str(Path(job.output).resolve()), width=image.width, height=image.height,
+    height, width = mask.shape
+    notes = list(image.notes) + (guide.result().raster.notes if guide else []) + ([model.notice] if model.notice else [])
+    report = SegmentReport(output=str(Path(job.output).resolve()), width=width, height=height,
                            model=model.id, score=result.score, cached=session.embedding.cached,
-                           prompts=selection.prompts().as_json(), timings=times,
-                           notes=list(image.notes) + ([model.notice] if model.notice else []))
-    extra = {"orientation": job.orientation, "invert": selection.invert, "clicks": len(window.click_seconds),
-             "hovers": len(session.hover_seconds)}
+                           prompts=session.file_prompts().as_json(), timings=times, notes=notes)
+    n = guide.result().orientation if guide else job.orientation
+    extra = {"orientation": n, "invert": selection.invert, "clicks": len(window.click_seconds),
+             "hovers": len(session.hover_seconds), "timeline": timeline}
     return report, extra

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from typing import Callable, Generic, Sequence, TypeVar
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..geometry import display_size, display_to_file
 from ..imageio import Image
 from ..model import Embedding, Model, Point, Prompts, Result
 from ..refine import Refinement
+from .guide import Guide
 from .state import Entry, History, Selection
 
 # per click, one decoder run: the zoom stage would encode a crop (about a second) whenever the object moves
@@ -150,10 +152,11 @@ class PickSession:
     Encoding starts in the background as soon as the session exists, so the window can open at once.
     """
 
-    def __init__(self, model: Model, image: Image, orientation: int = 1):
+    def __init__(self, model: Model, image: Image, orientation: int = 1, guide: Background[Guide] | None = None):
         self.model = model
         self.image = image
         self.orientation = orientation
+        self.guide = guide  # with a guide, `image` is its small preview, shown as is
         self.display_width, self.display_height = display_size(image.width, image.height, orientation)
         self.history = History()
         self.embedding: Embedding | None = None
@@ -173,6 +176,16 @@ class PickSession:
             self.embedding = self._encoding.result()
             self.encode_seconds = time.perf_counter() - self._started
         return self.embedding is not None
+
+    @property
+    def guide_ready(self) -> bool:
+        """True once the full-resolution guide is read (always, without one); raises what loading it raised."""
+        if self.guide is None:
+            return True
+        if self.guide.done:
+            self.guide.result()
+            return True
+        return False
 
     # --- prompts, in displayed-image pixels ---------------------------------------------------------------
 
@@ -286,5 +299,19 @@ class PickSession:
         if self.result is None:
             raise UsageError("nothing is selected: click on the object (or drag a box) before applying")
         self.close()
-        result = self.model.decode(self.embedding, entry.selection.prompts(), previous=entry.basis)
-        return result, result.mask(invert=entry.selection.invert, feather_px=feather_px)
+        embedding, prompts = self.embedding, entry.selection.prompts()
+        guide = self.guide.result() if self.guide is not None else None
+        if guide is not None:  # the preview's features, the guide's pixels: edges and size at full resolution
+            embedding = replace(embedding, image=guide.display)
+            prompts = guide.from_preview(prompts, self.image)
+        result = self.model.decode(embedding, prompts, previous=entry.basis)
+        mask = result.mask(invert=entry.selection.invert, feather_px=feather_px)
+        return result, guide.mask_to_raster(mask) if guide is not None else mask
+
+    def file_prompts(self) -> Prompts:
+        """The current prompts in the frame of the mask file (with a guide: its raster frame, full resolution)."""
+        prompts = self.history.selection.prompts()
+        if self.guide is None:
+            return prompts
+        guide = self.guide.result()
+        return guide.to_raster(guide.from_preview(prompts, self.image))

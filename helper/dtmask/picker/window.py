@@ -52,6 +52,7 @@ class PickerWindow:
         self.outcome: str | None = None  # "applied" or "cancelled"
         self.error: BaseException | None = None
         self.click_seconds: list[float] = []  # click -> overlay on screen, once the embedding is ready
+        self.timeline: dict[str, float] = {}  # wall-clock stamps: the first mask on screen, Apply
         self._scripted = script is not None
         self._script = list(script or ())
         self._notice = ""
@@ -220,12 +221,18 @@ class PickerWindow:
             self._apply_pending = True
             self._say("applying as soon as the " + ("subject is found" if self.session.ready else "analysis is done"))
             return
-        self._apply_pending = False
         if self.session.result is None:
+            self._apply_pending = False
             if self._scripted:
                 raise UsageError("the script applies with nothing selected: give a point or a box first")
             self._say("nothing selected yet: click on the object first")
             return
+        if not self.session.guide_ready:
+            self._apply_pending = True
+            self._say("applying as soon as darktable's full-resolution export is here")
+            return
+        self._apply_pending = False
+        self.timeline["apply"] = time.time()
         self._finish("applied")
 
     def cancel(self) -> None:
@@ -298,6 +305,9 @@ class PickerWindow:
                 self.apply()
         if self._subject_waiting and self._was_ready and not self.session.subject_running:
             self._subject_found()
+        guide_in = self.session.guide_ready  # raises when the guide failed: no mask could be written
+        if self._apply_pending and not self.outcome and self._was_ready and guide_in:
+            self.apply()
         if self._preview is not None and self._preview.done:
             self._source.preview = self._preview.result()
             self._preview = None
@@ -390,6 +400,8 @@ class PickerWindow:
         self._draw_markers()
         self._update_status()
         self.root.update_idletasks()
+        if result is not None:
+            self.timeline.setdefault("first_mask", time.time())
         if timed and result is not None:
             self.click_seconds.append(time.perf_counter() - start)
 
