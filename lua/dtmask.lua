@@ -35,7 +35,8 @@ local dtsys = optional "lib/dtutils.system"
 local MODULE = "dtmask"
 local MIN_API = "9.0.0"       -- darktable 4.2
 local ATTACH_API = "9.5.0"    -- darktable 5.2: the rasterfile module
-local PROBE_SIZE = 512        -- longest side of the orientation probe export
+local PREVIEW_SIZE = 1024     -- longest side of the picker's preview export: what the encoder takes
+local WAIT_SECONDS = 900      -- how long the picker waits for an export darktable is still writing
 
 local M = {}                  -- the script's functions, exposed for tests and other scripts
 
@@ -384,60 +385,95 @@ function M.raster_size(image)
   return nil
 end
 
---- export `image` in the raster frame, find the orientation the user sees; returns tif, orientation, tmp files
-local function export_raster(image, scratch, tag)
-  local temp = {}
-  local history = nil
-  local hist_name = "dtmask_history_" .. tag
-  local hist_style = dt.styles.create(image, hist_name, "dtmask: temporary")
-  if hist_style then
-    if #hist_style > 0 then
-      hist_style:export(dt.configuration.tmp_dir, true)
-      history = M.join(dt.configuration.tmp_dir, hist_name .. ".dtstyle")
-      temp[#temp + 1] = history
-    end
-    hist_style:delete()
+local function write_file(path, text)
+  local f = io.open(path, "wb")
+  if f then f:write(text) f:close() end
+end
+
+--- the image's history as a temporary .dtstyle file (nil for an image with no history)
+local function history_file(image, tag, temp)
+  local name = "dtmask_history_" .. tag
+  local style = dt.styles.create(image, name, "dtmask: temporary")
+  if not style then return nil end
+  local path = nil
+  if #style > 0 then
+    style:export(dt.configuration.tmp_dir, true)
+    path = M.join(dt.configuration.tmp_dir, name .. ".dtstyle")
+    temp[#temp + 1] = path
   end
-  local args = { "lua", "export-styles", "--out-dir", dt.configuration.tmp_dir, "--tag", tag }
+  style:delete()
+  return path
+end
+
+--- one helper run writes every style a selection needs: the preview and guide export styles (the history kept to
+--- its lean modules, geometry off) and the style that attaches `mask`; returns their {path=, name=} by kind
+local function prepare(image, scratch, tag, mask, temp)
+  local args = { "lua", "prepare", "--out-dir", dt.configuration.tmp_dir, "--tag", tag, "--mask", mask }
+  local history = history_file(image, tag, temp)
   if history then table.insert(args, 3, history) end
+  local ev = os.getenv("DTMASK_STYLE_EXPOSURE")   -- tests: also blend an exposure through the mask
+  if ev and ev ~= "" then args[#args + 1] = "--exposure" args[#args + 1] = ev end
   local styles, rc, msg = M.run_helper(args, scratch)
   if not styles then error(msg, 0) end
-  temp[#temp + 1] = styles.raster.path
-  temp[#temp + 1] = styles.display.path
-  local raster_tif, display_tif = scratch .. "-raster.tif", scratch .. "-display.tif"
-  temp[#temp + 1] = raster_tif
-  temp[#temp + 1] = display_tif
-  for _, kind in ipairs({ "raster", "display" }) do
-    local style = import_style(styles[kind].path, styles[kind].name)
-    local ok, err = pcall(export_with_style, image, style, kind == "raster" and raster_tif or display_tif,
-      kind == "raster" and 0 or PROBE_SIZE)
-    style:delete()
-    if not ok then error(err, 0) end
+  for _, kind in ipairs({ "preview", "guide", "mask" }) do temp[#temp + 1] = styles[kind].path end
+  return styles
+end
+
+--- export with a style file into `path`, renamed into place once complete (the picker may be waiting for it)
+local function export_into_place(image, style_file, path, max_size)
+  local style = import_style(style_file.path, style_file.name)
+  local part = path:gsub("%.tif$", "") .. "-part.tif"
+  local ok, err = pcall(export_with_style, image, style, part, max_size)
+  style:delete()
+  if not ok then
+    os.remove(part)
+    error(err, 0)
   end
-  local probe, rc2, msg2 = M.run_helper({ "lua", "orientation", raster_tif, display_tif, "--json" }, scratch)
-  if not probe then error(msg2, 0) end
+  if not os.rename(part, path) then error(string.format(_("cannot rename %s"), part), 0) end
+end
+
+--- the exports a pick needs, run in a Lua thread of their own while the picker runs (dt.control.execute yields
+--- darktable's Lua lock): the preview first, then the full-resolution guide. A failed export leaves its message
+--- in <file>.error, where the waiting picker reads it; `run.stop` skips what has not started.
+local function export_all(run)
+  for _, e in ipairs(run.exports) do
+    if run.stop then break end
+    local ok, err = pcall(export_into_place, run.image, e.style, e.path, e.size)
+    if not ok then
+      write_file(e.path .. ".error", tostring(err):gsub("^dtmask: ", ""))
+      break
+    end
+    M.stage(e.kind)
+  end
+  run.exporting = false
+end
+
+local function start_exports(run)
+  run.exporting = true
+  dt.control.dispatch(function() export_all(run) end)
+end
+
+local function wait_for_exports(run)
+  run.stop = true
+  while run.exporting do dt.control.sleep(50) end
+end
+
+--- refuse a mask whose size is not the raster mask's input (cameras whose pixels darktable rotates or scales)
+local function check_raster_size(image, width, height, mask)
   local w, h = M.raster_size(image)
-  if w and (probe.width ~= w or probe.height ~= h) then
+  if w and (width ~= w or height ~= h) then
+    os.remove(mask)
     error(string.format(_("the export is %dx%d but the raster mask needs %dx%d (this camera's pixels are rotated "
-      .. "or scaled); no mask written"), probe.width, probe.height, w, h), 0)
+      .. "or scaled); no mask written"), width, height, w, h), 0)
   end
-  return raster_tif, probe.orientation, temp
 end
 
 -- attaching --------------------------------------------------------------------------------------------------
 
-local function attach(image, mask, scratch)
-  local args = { "lua", "style", mask }
-  local ev = os.getenv("DTMASK_STYLE_EXPOSURE")   -- tests: also blend an exposure through the mask
-  if ev and ev ~= "" then args[#args + 1] = "--exposure" args[#args + 1] = ev end
-  local result, rc, msg = M.run_helper(args, scratch)
-  if not result then error(msg, 0) end
-  local ok, err = pcall(function()
-    local style = import_style(result.style, result.style_name)
-    dt.styles.apply(style, image)
-    style:delete()
-  end)
-  os.remove(result.style)
+local function attach(image, style_file)
+  local style = import_style(style_file.path, style_file.name)
+  local ok, err = pcall(dt.styles.apply, style, image)
+  style:delete()
   if not ok then error(err, 0) end
 end
 
@@ -463,10 +499,12 @@ local function add_panel_options(args)
   return args
 end
 
---- the picker's command line: model and edge feathering from the panel
-function M.pick_args(raster_tif, mask, orientation)
-  local args = add_panel_options({ "pick", raster_tif, "-o", mask, "--orientation", tostring(orientation), "--json" })
-  local script = os.getenv("DTMASK_PICK_SCRIPT")   -- tests: scripted prompts in displayed coordinates
+--- the picker's command line: it opens on the preview while darktable still exports the guide; model and edge
+--- feathering from the panel
+function M.pick_args(preview, guide, mask)
+  local args = add_panel_options({ "pick", preview, "--guide", guide, "--wait", tostring(WAIT_SECONDS),
+    "-o", mask, "--json" })
+  local script = os.getenv("DTMASK_PICK_SCRIPT")   -- tests: scripted prompts in the picker's displayed pixels
   if script and script ~= "" then args[#args + 1] = "--script" args[#args + 1] = script end
   return args
 end
@@ -478,7 +516,49 @@ local function new_mask_path(image, tag)
   return M.join(folder, M.mask_name(image.filename, image.id, tag:match("_(.*)$")))
 end
 
---- the whole flow for one image; runs synchronously (call it from a job or dt.control.dispatch)
+--- stage hook for benchmarks and tests: M.on_stage(name) is called at "prepared", "preview", "guide", "picked"
+--- and "attached" when set
+function M.stage(name)
+  if M.on_stage then pcall(M.on_stage, name) end
+end
+
+local function tell_where(mask)
+  if M.can_attach() then
+    dt.print(string.format(_("dtmask: mask attached as \"external raster mask dtmask\"; in any module choose "
+      .. "blending > raster mask > it. File: %s"), mask))
+  else
+    dt.print(string.format(_("dtmask: mask saved as %s. This darktable (Lua API %s) has no external raster "
+      .. "mask module: darktable 5.2 or newer can use it."), mask, dt.configuration.api_version_string))
+  end
+end
+
+--- pick on `image`: the styles, the exports in a thread of their own, the picker meanwhile, then attach
+local function pick(image, tag, scratch, run)
+  local mask = new_mask_path(image, tag)
+  local styles = prepare(image, scratch, tag, mask, run.temp)
+  M.stage("prepared")
+  run.exports = {
+    { kind = "preview", style = styles.preview, path = scratch .. "-preview.tif", size = PREVIEW_SIZE },
+    { kind = "guide", style = styles.guide, path = scratch .. "-guide.tif", size = 0 },
+  }
+  for _, e in ipairs(run.exports) do
+    for _, f in ipairs({ e.path, e.path .. ".error" }) do run.temp[#run.temp + 1] = f end
+  end
+  start_exports(run)
+  local result, rc, msg = M.run_helper(M.pick_args(run.exports[1].path, run.exports[2].path, mask), scratch)
+  wait_for_exports(run)
+  if not result then error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0) end
+  M.stage("picked")
+  check_raster_size(image, result.width, result.height, mask)
+  M.last = { mask = mask, score = result.score }
+  if M.can_attach() then
+    attach(image, styles.mask)
+    M.stage("attached")
+  end
+  tell_where(mask)
+end
+
+--- the whole flow for one image; runs until the picker is closed (call it from dt.control.dispatch)
 function M.select_object(image)
   if current then
     dt.print(_("dtmask: a selection is already running"))
@@ -488,30 +568,11 @@ function M.select_object(image)
   local scratch = M.join(dt.configuration.tmp_dir, "dtmask-" .. tag)
   current = { pidfile = scratch .. "-pid", cancelled = false }
   local job = dt.gui.create_job(_("dtmask: select object"), true, function() cancel_running() end)
-  local temp = {}
-  local ok, err = pcall(function()
-    job.percent = 0.1
-    local raster_tif, orientation, files = export_raster(image, scratch, tag)
-    temp = files
-    if current.cancelled then error(_("cancelled"), 0) end
-    job.percent = 0.4
-    local mask = new_mask_path(image, tag)
-    local result, rc, msg = M.run_helper(M.pick_args(raster_tif, mask, orientation), scratch)
-    if not result then
-      error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0)
-    end
-    job.percent = 0.9
-    M.last = { mask = mask, score = result.score }
-    if M.can_attach() then
-      attach(image, mask, scratch)
-      dt.print(string.format(_("dtmask: mask attached as \"external raster mask dtmask\"; in any module choose "
-        .. "blending > raster mask > it. File: %s"), mask))
-    else
-      dt.print(string.format(_("dtmask: mask saved as %s. This darktable (Lua API %s) has no external raster "
-        .. "mask module: darktable 5.2 or newer can use it."), mask, dt.configuration.api_version_string))
-    end
-  end)
-  for _, f in ipairs(temp) do os.remove(f) end
+  job.percent = 0.1
+  local run = { image = image, exports = {}, temp = {}, exporting = false }
+  local ok, err = pcall(pick, image, tag, scratch, run)
+  wait_for_exports(run)   -- nothing is removed while darktable still writes it
+  for _, f in ipairs(run.temp) do os.remove(f) end
   job.valid = false
   current = nil
   if not ok then
@@ -533,21 +594,13 @@ local function target_image()
   return images and images[1] or nil
 end
 
-local function in_background(fn)
-  if M.has(function() return dt.control.dispatch end) then
-    dt.control.dispatch(fn)
-  else
-    fn()
-  end
-end
-
 function M.action()
   local image = target_image()
   if not image then
     dt.print(_("dtmask: open an image in the darkroom first"))
     return
   end
-  in_background(function() M.select_object(image) end)
+  dt.control.dispatch(function() M.select_object(image) end)
 end
 
 -- subject masks for many images ------------------------------------------------------------------------------
@@ -557,20 +610,23 @@ function M.subject_args(raster_tif, mask)
   return add_panel_options({ "segment", raster_tif, "--subject", "-o", mask, "--json" })
 end
 
---- one image's subject mask, as select_object makes a picked one: export in the raster frame, the helper's
---- `segment --subject`, attach; returns the mask file. Call inside M.for_each_image (it sets `current`).
+--- one image's subject mask, as select_object makes a picked one: the guide export, the helper's
+--- `segment --subject` on it, attach; returns the mask file. Call inside M.for_each_image (it sets `current`).
 function M.subject_mask(image, tag)
   local scratch = M.join(dt.configuration.tmp_dir, "dtmask-" .. tag)
   current.pidfile = scratch .. "-pid"
   local temp = {}
   local ok, result = pcall(function()
-    local raster_tif, orientation, files = export_raster(image, scratch, tag)
-    temp = files
-    if current.cancelled then error(_("cancelled"), 0) end
     local mask = new_mask_path(image, tag)
-    local out, rc, msg = M.run_helper(M.subject_args(raster_tif, mask), scratch)
+    local styles = prepare(image, scratch, tag, mask, temp)
+    local guide = scratch .. "-guide.tif"
+    temp[#temp + 1] = guide
+    export_into_place(image, styles.guide, guide, 0)
+    if current.cancelled then error(_("cancelled"), 0) end
+    local out, rc, msg = M.run_helper(M.subject_args(guide, mask), scratch)
     if not out then error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0) end
-    if M.can_attach() then attach(image, mask, scratch) end
+    check_raster_size(image, out.width, out.height, mask)
+    if M.can_attach() then attach(image, styles.mask) end
     M.last = { mask = mask, score = out.score }
     return mask
   end)
@@ -649,7 +705,7 @@ function M.subject_action()
     dt.print(_("dtmask: select images in the lighttable first"))
     return
   end
-  in_background(function() M.subject_masks(images) end)
+  dt.control.dispatch(function() M.subject_masks(images) end)
 end
 
 -- user interface ---------------------------------------------------------------------------------------------
@@ -715,7 +771,7 @@ local function build_ui()
     dt.new_widget("box") { orientation = "vertical", ui.button, ui.subject, ui.models, ui.feather, ui.last },
     nil, nil)
   ui.registered = true
-  in_background(fill_models)
+  dt.control.dispatch(fill_models)
 end
 
 local SUBJECT_EVENT = MODULE .. "_subject"

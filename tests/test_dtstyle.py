@@ -137,14 +137,33 @@ def test_without_geometry_adds_a_disabled_flip_when_history_has_none():
     assert b"blendop" not in dtstyle.to_xml(raster)
 
 
-def test_write_export_styles(tmp_path: Path):
+def test_prepare_writes_lean_export_styles_and_the_mask_style(tmp_path: Path):
     history = tmp_path / "h.dtstyle"
-    history.write_bytes(DARKTABLE_STYLE)
-    out = dtstyle.write_export_styles(history, tmp_path, "12_20250101-120000")
-    assert out["raster"]["name"] == "dtmask_raster_12_20250101-120000"
-    raster = dtstyle.parse(Path(out["raster"]["path"]).read_bytes())
-    display = dtstyle.parse(Path(out["display"]["path"]).read_bytes())
-    assert raster.name == out["raster"]["name"] and display.name == out["display"]["name"]
-    assert not any(p.enabled for p in raster.plugins)
+    parsed = dtstyle.parse(DARKTABLE_STYLE)
+    parsed.plugins += [dtstyle.Plugin(2, "exposure", 6, "00", True, "aa", 11),
+                       dtstyle.Plugin(3, "diffuse", 2, "01", True, "bb", 13, 0, "fine details", 1)]
+    history.write_bytes(dtstyle.to_xml(parsed))
+    mask = tmp_path / "masks" / "photo_12_x.pfm"  # not written yet: the picker writes it later
+    out = dtstyle.prepare(history, tmp_path, "12_20250101-120000", mask, exposure_ev=2.0)
+    assert out["preview"]["name"] == "dtmask_preview_12_20250101-120000"
+    preview = dtstyle.parse(Path(out["preview"]["path"]).read_bytes())
+    guide = dtstyle.parse(Path(out["guide"]["path"]).read_bytes())
+    assert preview.name == out["preview"]["name"] and guide.name == out["guide"]["name"]
+    # lean: the heavy module is left out of both; geometry off, the flip kept for the preview only
+    assert {p.operation: p.enabled for p in preview.plugins} == {"crop": False, "flip": True, "exposure": True}
+    assert {p.operation: p.enabled for p in guide.plugins} == {"crop": False, "flip": False, "exposure": True}
+    attach = dtstyle.parse(Path(out["mask"]["path"]).read_bytes())
+    assert attach.name == out["mask"]["name"] == "dtmask photo_12_x"
+    raster, exposure = attach.plugins
+    assert dtstyle.decode_params(raster.op_params)[4:4 + len(str(mask.parent))] == str(mask.parent).encode()
+    assert struct.unpack("<iffffii", dtstyle.decode_params(exposure.op_params))[2] == 2.0
     with pytest.raises(UsageError):
-        dtstyle.write_export_styles(history, tmp_path, "bad tag/..")
+        dtstyle.prepare(history, tmp_path, "bad tag/..", mask)
+
+
+def test_lean_keeps_the_development_modules_and_drops_the_rest():
+    names = ["rawprepare", "demosaic", "temperature", "exposure", "sigmoid", "colorbalancergb",
+             "lens", "denoiseprofile", "diffuse", "bilat", "sharpen", "retouch"]
+    history = dtstyle.Style("h", plugins=[dtstyle.Plugin(i, n, 1, "00") for i, n in enumerate(names)])
+    assert [p.operation for p in dtstyle.lean(history).plugins] == names[:7]
+    assert dtstyle.lean(None) is None

@@ -4,9 +4,10 @@ darktable has no Lua call that sets a module's parameters, but it imports and ap
 
 - a *mask style*: one `rasterfile` instance pointing at the mask (and, for tests, an exposure instance blended
   through it), with the byte layouts verified on darktable 5.4.1 (shared/darktable/RASTERFILE.md);
-- *export styles*: the user's own history (saved by the Lua script with `dt.styles.create` + `export`) with every
-  geometric module switched off, so a fresh duplicate exports in the frame the raster mask needs (DESIGN.md
-  section 4), and once more with the flip kept, to find the orientation the user sees.
+- *export styles*: the user's own history (saved by the Lua script with `dt.styles.create` + `export`) kept to its
+  lean modules (LEAN_OPS) with every geometric module switched off, so a fresh duplicate exports in the frame the
+  raster mask needs (DESIGN.md section 4): a small preview with the flip kept (what the picker shows) and the
+  full-resolution guide without it.
 
 Params are written as lowercase hex, read as hex or darktable's `gzNN` + base64(zlib) form.
 """
@@ -188,7 +189,7 @@ def mask_style(mask: str | Path, exposure_ev: float | None = None, name: str | N
     """A rasterfile instance (multi_name "dtmask") reading `mask`; optionally an exposure blended through it.
 
     The multi_name keeps the user's own instances: `dt.styles.apply` replaces an instance with the same
-    operation and name (pitfall 4).
+    operation and name (pitfall 4). The mask need not exist yet: the bridge writes the style before the picker runs.
     """
     path = Path(mask).absolute()
     if path.suffix.lower() != ".pfm":
@@ -202,19 +203,32 @@ def mask_style(mask: str | Path, exposure_ev: float | None = None, name: str | N
     return Style(name or style_name_for(path), f"dtmask raster mask {path.name}", None, plugins)
 
 
+def write_mask_style(mask: str | Path, target: Path, exposure_ev: float | None = None) -> str:
+    """Write the style that attaches `mask` to `target`; return the style name to look up after import."""
+    style = mask_style(mask, exposure_ev)
+    with atomic_write(target) as f:
+        f.write(to_xml(style))
+    return style.name
+
+
 def write_for_mask(mask: str | Path, exposure_ev: float | None = None) -> tuple[Path, str]:
-    """Write `<mask stem>.dtstyle` next to the mask; return its path and the style name to look up after import."""
+    """Write `<mask stem>.dtstyle` next to an existing mask; return its path and the style name."""
     mask = Path(mask)
     if not mask.is_file():
         raise UsageError(f"no such mask file: {mask}")
-    style = mask_style(mask, exposure_ev)
     target = mask.with_suffix(".dtstyle")
-    with atomic_write(target) as f:
-        f.write(to_xml(style))
-    return target, style.name
+    return target, write_mask_style(mask, target, exposure_ev)
 
 
-# --- export styles: the user's history without geometry --------------------------------------------------------
+# --- export styles: the photo in the raster frame, developed lean -------------------------------------------------
+
+# What a clean, demosaiced, white-balanced, tone-mapped picture needs, and cheap per pixel. The exports the picker
+# gets keep only these modules of the user's history: a mask's geometry does not depend on the others, and heavy
+# ones (diffuse or sharpen, denoise, local contrast) made a full-size export take minutes instead of seconds.
+LEAN_OPS = ("rawprepare", "temperature", "highlights", "demosaic", "colorin", "colorout", "gamma",
+            "exposure", "filmicrgb", "filmic", "sigmoid", "agx", "basecurve", "tonecurve", "rgbcurve", "rgblevels",
+            "levels", "channelmixerrgb", "colorbalancergb", "basicadj", "negadoctor", "invert", "colorchecker")
+
 
 def without_geometry(history: Style | None, name: str, keep_flip: bool = False) -> Style:
     """The history with every geometric module off (the flip too unless `keep_flip`).
@@ -231,19 +245,42 @@ def without_geometry(history: Style | None, name: str, keep_flip: bool = False) 
     return Style(name, "dtmask: temporary export style", base.iop_list, plugins)
 
 
+def lean(history: Style | None) -> Style | None:
+    """The history with only the LEAN_OPS modules (the others are left at darktable's defaults, mostly off) and
+    the geometric ones, kept so that they can be switched off explicitly (lens correction may be on by default)."""
+    if history is None:
+        return None
+    keep = LEAN_OPS + GEOMETRIC_OPS
+    return replace(history, plugins=[p for p in history.plugins if p.operation in keep])
+
+
 _NAME_OK = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+# the two exports: what the picker shows and encodes (as darktable displays the photo, flip on) and the
+# full-resolution guide for the mask's edges (the raster frame: flip off)
+EXPORTS = {"preview": True, "guide": False}
 
 
 def write_export_styles(history: Path | None, out_dir: Path, tag: str) -> dict[str, dict[str, str]]:
-    """Write the raster-frame and display-probe styles for one export; names are `dtmask_<kind>_<tag>`."""
+    """Write the preview and guide export styles for one selection; names are `dtmask_<kind>_<tag>`."""
     if not _NAME_OK.match(tag):
         raise UsageError(f"style tag must be letters, digits, '.', '_' or '-': {tag!r}")
-    parsed = parse(history.read_bytes()) if history else None
+    parsed = lean(parse(history.read_bytes()) if history else None)
     result = {}
-    for kind, keep_flip in (("raster", False), ("display", True)):
+    for kind, keep_flip in EXPORTS.items():
         name = f"dtmask_{kind}_{tag}"
         target = out_dir / f"{name}.dtstyle"
         with atomic_write(target) as f:
             f.write(to_xml(without_geometry(parsed, name, keep_flip)))
         result[kind] = {"path": str(target), "name": name}
+    return result
+
+
+def prepare(history: Path | None, out_dir: Path, tag: str, mask: Path,
+            exposure_ev: float | None = None) -> dict[str, dict[str, str]]:
+    """Everything the bridge imports for one selection, in one helper run: the two export styles and the style
+    that will attach `mask` (written before the mask exists; the bridge applies it once the mask is there)."""
+    result = write_export_styles(history, out_dir, tag)
+    target = out_dir / f"dtmask_mask_{tag}.dtstyle"
+    result["mask"] = {"path": str(target), "name": write_mask_style(mask, target, exposure_ev)}
     return result

@@ -36,7 +36,9 @@ class HelperProxy:
         self.shim.chmod(0o755)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._answering: list[threading.Thread] = []
         self.calls: list[list[str]] = []
+        self.outputs: dict[int, str] = {}  # call index -> its stdout
 
     def __enter__(self) -> "HelperProxy":
         self._thread.start()
@@ -45,21 +47,30 @@ class HelperProxy:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
+        for t in self._answering:
+            t.join(300)
 
     def _serve(self) -> None:
+        """Each request in a thread of its own: the bridge runs the picker while it asks for nothing else, but a
+        request must never wait for another one to end."""
         while not self._stop.is_set():
             for ready in self.root.glob("req.*/ready"):
-                self._answer(ready.parent)
-            time.sleep(0.05)
+                (ready.parent / "ready").unlink()
+                t = threading.Thread(target=self._answer, args=(ready.parent,), daemon=True)
+                self._answering.append(t)
+                t.start()
+            time.sleep(0.02)
 
     def _answer(self, req: Path) -> None:
-        (req / "ready").unlink()
         args = (req / "args").read_bytes().split(b"\0")[:-1]
         argv = [a.decode() for a in args]
+        index = len(self.calls)
         self.calls.append(argv)
-        # the picker opens a window even when scripted: give it a display of its own
-        display = ["xvfb-run", "-a"] if argv[:1] == ["pick"] and shutil.which("xvfb-run") else []
+        # the picker opens a window even when scripted: the display of the tests, else one of its own
+        own = argv[:1] == ["pick"] and not self.env.get("DISPLAY") and shutil.which("xvfb-run")
+        display = ["xvfb-run", "-a"] if own else []
         proc = subprocess.run(display + self.command + argv, capture_output=True, env=self.env, timeout=300)
+        self.outputs[index] = proc.stdout.decode(errors="replace")
         (req / "stdout").write_bytes(proc.stdout)
         (req / "stderr").write_bytes(proc.stderr)
         (req / "rc.tmp").write_text(str(proc.returncode))

@@ -27,6 +27,7 @@ import pytest
 import tifffile
 
 from dtmask import geometry
+from dtmask.bench.dng import write_dng
 from dtmask.imageio import read_pfm
 from dtmask.luainstall import install
 
@@ -42,17 +43,21 @@ CENTER, RADIUS = (100, 70), 28
 TIMEOUT = 240
 
 
-def make_photo(folder: Path, flip_param: int | None, exif: int = 1) -> Path:
-    """A TIFF with a red disc at CENTER and EXIF orientation `exif`; with `flip_param`, an XMP sidecar that
-    rotates it (darktable's flip module) and crops it, else no sidecar: a never-edited photo."""
+def make_photo(folder: Path, flip_param: int | None, exif: int = 1, raw: bool = False) -> Path:
+    """A TIFF (or a raw: a Bayer DNG with a sensor border) with a red disc at CENTER and EXIF orientation `exif`;
+    with `flip_param`, an XMP sidecar that rotates it (darktable's flip module) and crops it, else no sidecar: a
+    never-edited photo."""
     y, x = np.mgrid[0:H, 0:W]
     img = np.zeros((H, W, 3), np.uint8)
     img[..., 0] = 40 + 60 * x // W
     img[..., 1] = 40 + 80 * y // H
     img[..., 2] = 70
     img[(x - CENTER[0]) ** 2 + (y - CENTER[1]) ** 2 < RADIUS ** 2] = (230, 40, 40)
-    photo = folder / "my photo 'ü'.tif"  # spaces, a quote and non-ASCII in the name
-    tifffile.imwrite(photo, img, photometric="rgb", extratags=[(274, "H", 1, exif, True)])
+    photo = folder / ("my photo 'ü'." + ("dng" if raw else "tif"))  # spaces, a quote and non-ASCII in the name
+    if raw:
+        write_dng(photo, img, orientation=exif)
+    else:
+        tifffile.imwrite(photo, img, photometric="rgb", extratags=[(274, "H", 1, exif, True)])
     if flip_param is None:
         return photo
     blend = "gz11eJxjYGBgkGAAgRNODGiAEV0AJ2iwh+CRyscOAAdeGQQ="
@@ -73,11 +78,17 @@ def make_photo(folder: Path, flip_param: int | None, exif: int = 1) -> Path:
 
 
 TEST_LUA = """
-local T = {{ image = {image}, before = {before}, after = {after}, result = {result}, darkroom = {darkroom} }}
+local T = {{ image = {image}, before = {before}, after = {after}, result = {result}, darkroom = {darkroom},
+  style = {style} }}
 local dt = require "darktable"
 local s = package.loaded["dtmask/dtmask"]
 local out = {{}}
 local img, fmt
+s.dtmask.on_stage = function(name)  -- where the bridge got to, for a run that does not finish
+  local f = io.open(T.result .. ".stages", "a")
+  f:write(name, "\n")
+  f:close()
+end
 
 local function finish(ok, err)
   local f = io.open(T.result, "w")
@@ -100,6 +111,14 @@ end
 
 local ok, err = pcall(function()
   img = dt.database.import(T.image)
+  if T.style ~= "" then  -- one of darktable's own styles in the history, found by a part of its name
+    local style
+    for i = 1, #dt.styles do
+      if dt.styles[i].name:find(T.style, 1, true) then style = dt.styles[i] end
+    end
+    assert(style, "no darktable style named like " .. T.style)
+    dt.styles.apply(style, img)
+  end
   fmt = dt.new_format("tiff")
   fmt.bpp = 16
   fmt.max_width = 0
@@ -137,11 +156,12 @@ def launch_darktable(cfg: Path, dt_env: dict, in_chroot: bool) -> subprocess.Com
 
 
 def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot: bool,
-                  exposure: float | None = None, exif: int = 1, darkroom: bool = False) -> dict:
+                  exposure: float | None = None, exif: int = 1, darkroom: bool = False, raw: bool = False,
+                  style: str = "") -> dict:
     """Set up config, photo, prompts and proxy; run darktable once; return its report and paths."""
     # darktable flip params -> the EXIF orientation darktable shows (checked on its exports)
     n_expected = {6: 8, 3: 3, None: exif}[flip_param]
-    photo = make_photo(tmp, flip_param, exif)
+    photo = make_photo(tmp, flip_param, exif, raw)
     cfg, masks, scratch = tmp / "config", tmp / "mask root", tmp / "dt-tmp"
     for d in (cfg, masks, scratch):
         d.mkdir()
@@ -150,7 +170,7 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot
     paths = {k: tmp / f"{k}.tif" for k in ("before", "after")}
     paths["result"] = tmp / "result.txt"
     with open(cfg / "luarc", "a", encoding="utf-8") as f:
-        f.write(TEST_LUA.format(image=lua_string(photo), darkroom=str(darkroom).lower(),
+        f.write(TEST_LUA.format(image=lua_string(photo), darkroom=str(darkroom).lower(), style=lua_string(style),
                                 **{k: lua_string(v) for k, v in paths.items()}))
     u, v = geometry.file_to_display(*CENTER, n_expected, W, H)
     script = tmp / "prompts.json"
@@ -160,15 +180,24 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot
         dt_env = {"DTMASK_HELPER": str(proxy.shim), "DTMASK_PICK_SCRIPT": str(script), "TMPDIR": str(scratch)}
         if exposure is not None:
             dt_env["DTMASK_STYLE_EXPOSURE"] = str(exposure)
-        proc = launch_darktable(cfg, dt_env, in_chroot)
-        calls = proxy.calls
+        try:
+            proc = launch_darktable(cfg, dt_env, in_chroot)
+        except subprocess.TimeoutExpired as exc:
+            stages = paths["result"].with_suffix(".txt.stages")
+            reached = stages.read_text().split() if stages.exists() else []
+            log = (exc.stdout or b"")[-3000:]
+            pytest.fail(f"darktable did not finish; stages reached {reached}, helper calls {proxy.calls}:\n{log!r}")
+        calls, outputs = proxy.calls, proxy.outputs
     assert paths["result"].exists(), f"darktable did not finish the test script:\n{proc.stdout[-3000:]}"
     assert "LUA ERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
     report = dict(line.split("=", 1) for line in paths["result"].read_text().splitlines())
     assert report["ok"] == "true" and report["selected"] == "true", (report, proc.stdout[-3000:])
-    pick = next(c for c in calls if c[0] == "pick")
-    assert pick[pick.index("--orientation") + 1] == str(n_expected)
-    return {"report": report, "masks": masks, "scratch": scratch, "photo": photo, "log": proc.stdout, **paths}
+    runs = [(i, c[:2]) for i, c in enumerate(calls) if c[:2] != ["models", "list"]]  # the panel's model list
+    assert [c for _, c in runs] == [["lua", "prepare"], ["pick", runs[1][1][1]]], calls  # two helper runs
+    picked = json.loads(outputs[runs[1][0]])
+    assert picked["orientation"] == n_expected, picked
+    return {"report": report, "masks": masks, "scratch": scratch, "photo": photo, "log": proc.stdout,
+            "picked": picked, **paths}
 
 
 def check_mask(run: dict) -> np.ndarray:
@@ -189,13 +218,8 @@ def check_mask(run: dict) -> np.ndarray:
     return mask
 
 
-@pytest.mark.skipif(shutil.which("darktable") is None or shutil.which("xvfb-run") is None,
-                    reason="darktable or xvfb-run is not installed (apt-get install darktable xvfb xauth)")
-@pytest.mark.parametrize("flip_param, exif", [(6, 1), (None, 6)], ids=["edited-rotated-cropped", "exif-rotated"])
-def test_darktable_42_writes_mask_in_sensor_frame(tmp_path, with_model, flip_param, exif):
-    run = run_darktable(tmp_path, with_model, flip_param=flip_param, in_chroot=False, exif=exif)
-    check_mask(run)
-    assert run["report"]["api"].startswith("9.0")
+needs_42 = pytest.mark.skipif(shutil.which("darktable") is None or shutil.which("xvfb-run") is None,
+                              reason="darktable or xvfb-run is not installed (apt-get install darktable xvfb xauth)")
 
 
 def _sid_ready() -> bool:
@@ -203,14 +227,30 @@ def _sid_ready() -> bool:
     return bool(root) and Path(root, ".ready").exists()
 
 
-@pytest.mark.skipif(not DT_SID.exists() or not _sid_ready(),
-                    reason="the darktable 5.4 chroot is not set up (../shared/darktable/dt-sid setup)")
-@pytest.mark.parametrize("darkroom", [False, True], ids=["lighttable", "darkroom"])
-def test_darktable_54_attaches_mask(tmp_path, with_model, darkroom):
-    run = run_darktable(tmp_path, with_model, flip_param=3, in_chroot=True, exposure=2.0, darkroom=darkroom)
+needs_54 = pytest.mark.skipif(not DT_SID.exists() or not _sid_ready(),
+                              reason="the darktable 5.4 chroot is not set up (../shared/darktable/dt-sid setup)")
+
+
+@needs_42
+@pytest.mark.parametrize("flip_param, exif", [(6, 1), (None, 6)], ids=["edited-rotated-cropped", "exif-rotated"])
+def test_darktable_42_writes_mask_in_sensor_frame(tmp_path, with_model, flip_param, exif):
+    run = run_darktable(tmp_path, with_model, flip_param=flip_param, in_chroot=False, exif=exif)
     check_mask(run)
-    assert run["report"]["api"].startswith("9.6"), run["report"]
-    assert run["report"]["view"] == ("darkroom" if darkroom else "lighttable")
+    assert run["report"]["api"].startswith("9.0")
+
+
+@needs_42
+@pytest.mark.parametrize("exif", [1, 6, 8])
+def test_darktable_42_raw_mask_lands_on_the_object_in_the_raster_frame(tmp_path, with_model, exif):
+    """A Bayer DNG with a sensor border: the mask is the active area's size, the disc where the sensor saw it."""
+    run = run_darktable(tmp_path, with_model, flip_param=None, in_chroot=False, exif=exif, raw=True)
+    check_mask(run)
+    assert run["picked"]["width"] == W and run["picked"]["height"] == H
+
+
+def check_exposure_only_inside(run: dict, spread_px: int = 4) -> None:
+    """The export with +2 EV blended through the attached mask differs from the one before only on the disc (and
+    within `spread_px` of it: demosaic and later modules spread a change a few pixels)."""
     before = tifffile.imread(run["before"]).astype(np.float64)
     after = tifffile.imread(run["after"]).astype(np.float64)
     assert before.shape == after.shape
@@ -220,8 +260,30 @@ def test_darktable_54_attaches_mask(tmp_path, with_model, darkroom):
     inside = red.sum()
     assert changed[red].mean() > 0.9, "the +2 EV did not reach the object"
     from scipy import ndimage
-    near = ndimage.binary_dilation(red, iterations=4)
+    near = ndimage.binary_dilation(red, iterations=spread_px)
     assert changed[~near].sum() == 0, f"{changed[~near].sum()} pixels changed outside the object ({inside} inside)"
+
+
+@needs_54
+@pytest.mark.parametrize("darkroom", [False, True], ids=["lighttable", "darkroom"])
+def test_darktable_54_attaches_mask(tmp_path, with_model, darkroom):
+    run = run_darktable(tmp_path, with_model, flip_param=3, in_chroot=True, exposure=2.0, darkroom=darkroom)
+    check_mask(run)
+    assert run["report"]["api"].startswith("9.6"), run["report"]
+    assert run["report"]["view"] == ("darkroom" if darkroom else "lighttable")
+    check_exposure_only_inside(run)
+
+
+@needs_54
+@pytest.mark.parametrize("exif, style", [(6, ""), (8, "sharpen finest details")], ids=["raw", "raw-heavy-module"])
+def test_darktable_54_raw_attached_mask_changes_only_the_object(tmp_path, with_model, exif, style):
+    """On a raw, also with darktable's own "sharpen finest details" (diffuse or sharpen) in the history: the
+    exports the picker gets leave that module out, the attached mask still lands on the object."""
+    run = run_darktable(tmp_path, with_model, flip_param=None, in_chroot=True, exposure=2.0, exif=exif, raw=True,
+                        style=style)
+    check_mask(run)
+    # diffuse or sharpen runs after the exposure in the pipe and spreads its change about 5 pixels
+    check_exposure_only_inside(run, spread_px=8 if style else 4)
 
 
 STARTUP_LUA = """

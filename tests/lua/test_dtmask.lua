@@ -156,14 +156,14 @@ test("helper failures come back as the helper's own line", function()
   end
 end)
 
-test("picker arguments: orientation, model, feather, scripted prompts", function()
+test("picker arguments: preview, guide still exporting, model, feather", function()
   dt.prefs["dtmask/model"] = "sam2-tiny"
-  local args = M.pick_args("/t/r.tif", "/m/x.pfm", 6)
-  eq(table.concat(args, " "), "pick /t/r.tif -o /m/x.pfm --orientation 6 --json --model sam2-tiny")
+  local args = M.pick_args("/t/p.tif", "/t/g.tif", "/m/x.pfm")
+  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --json --model sam2-tiny")
   M.feather = function() return 3.0 end
   dt.prefs["dtmask/model"] = ""
-  args = M.pick_args("/t/r.tif", "/m/x.pfm", 1)
-  eq(table.concat(args, " "), "pick /t/r.tif -o /m/x.pfm --orientation 1 --json --feather 3")
+  args = M.pick_args("/t/p.tif", "/t/g.tif", "/m/x.pfm")
+  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --json --feather 3")
 end)
 
 test("the subject shortcut is registered and destroyed with the script", function()

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
-from .. import dtstyle, luainstall, orientation
-from ..imageio import read_image
-
-
-def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data) if as_json else text)
+from .. import dtstyle, luainstall
 
 
 _config_option = click.option("--darktable-config", "config", type=click.Path(file_okay=False, path_type=Path),
@@ -52,31 +46,16 @@ def uninstall_cmd(config: Path | None) -> None:
         click.echo(line)
 
 
-@lua.command("orientation")
-@click.argument("raster", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("display", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="print {orientation, width, height} as JSON")
-def orientation_cmd(raster: Path, display: Path, as_json: bool) -> None:
-    """Print the EXIF orientation (1..8) that turns the RASTER export into the DISPLAY export."""
-    r = read_image(raster)
-    n = orientation.detect(r, read_image(display))
-    _emit(as_json, {"orientation": n, "width": r.width, "height": r.height}, str(n))
-
-
-@lua.command("export-styles")
+@lua.command("prepare")
 @click.argument("history", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--tag", required=True, help="makes the style names unique, e.g. <image id>_<time>")
-def export_styles_cmd(history: Path | None, out_dir: Path, tag: str) -> None:
-    """Write the raster-frame and display-probe styles made from a HISTORY .dtstyle; print them as JSON."""
-    click.echo(json.dumps(dtstyle.write_export_styles(history, out_dir, tag)))
-
-
-@lua.command("style")
-@click.argument("mask", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mask", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the mask file the picker will write (a .pfm); the attach style points at it")
 @click.option("--exposure", type=float, default=None, help="also add an exposure of this many EV blended "
                                                            "through the mask (for testing)")
-def style_cmd(mask: Path, exposure: float | None) -> None:
-    """Write <mask stem>.dtstyle that attaches MASK through darktable's rasterfile module; print it as JSON."""
-    target, name = dtstyle.write_for_mask(mask, exposure)
-    click.echo(json.dumps({"style": str(target), "style_name": name}))
+def prepare_cmd(history: Path | None, out_dir: Path, tag: str, mask: Path, exposure: float | None) -> None:
+    """Write the styles for one selection from a HISTORY .dtstyle and print them as JSON: `preview` (the small
+    export the picker shows, lean history, flip on), `guide` (the full-resolution export in the raster frame,
+    lean history, flip off) and `mask` (attaches MASK through the rasterfile module)."""
+    click.echo(json.dumps(dtstyle.prepare(history, out_dir, tag, mask, exposure)))

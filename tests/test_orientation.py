@@ -1,16 +1,11 @@
-"""`dtmask lua orientation`: find the orientation the user sees from a raster-frame and a display export."""
+"""Find the orientation the user sees: the preview darktable exports (flip on) against the raster-frame guide."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-import tifffile
-from click.testing import CliRunner
 
 from dtmask import geometry, orientation
-from dtmask.cli import cli
 from dtmask.errors import DtmaskError
 from dtmask.imageio import from_array
 
@@ -27,7 +22,7 @@ def photo(w: int = 300, h: int = 200) -> np.ndarray:
 
 
 def small(a: np.ndarray, side: int) -> np.ndarray:
-    """A smaller export, as darktable writes for the probe (nearest rows/columns; another resampler than ours)."""
+    """A smaller export, as darktable writes for the preview (nearest rows/columns; another resampler than ours)."""
     h, w = a.shape[:2]
     s = side / max(h, w)
     ys = (np.arange(round(h * s)) / s).astype(int)
@@ -57,15 +52,3 @@ def test_refuses_an_unrelated_image():
     b = rng.integers(0, 65535, a.shape, dtype=np.uint16)
     with pytest.raises(DtmaskError):
         orientation.detect(from_array(a), from_array(b))
-
-
-def test_cli(tmp_path):
-    raster = photo()
-    tifffile.imwrite(tmp_path / "raster.tif", raster, photometric="rgb")
-    tifffile.imwrite(tmp_path / "display.tif", small(geometry.orient_array(raster, 6), 100), photometric="rgb")
-    runner = CliRunner()
-    result = runner.invoke(cli, ["lua", "orientation", str(tmp_path / "raster.tif"), str(tmp_path / "display.tif")])
-    assert result.exit_code == 0 and result.output.strip() == "6"
-    result = runner.invoke(cli, ["lua", "orientation", "--json", str(tmp_path / "raster.tif"),
-                                 str(tmp_path / "display.tif")])
-    assert json.loads(result.output) == {"orientation": 6, "width": 300, "height": 200}
