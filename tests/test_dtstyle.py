@@ -1,4 +1,4 @@
-"""The .dtstyle bytes against shared/darktable/RASTERFILE.md (the layouts darktable 5.4.1 wrote back itself)."""
+"""The .dtstyle bytes against docs/darktable.md (the layouts darktable 5.4.1 wrote back itself)."""
 
 from __future__ import annotations
 

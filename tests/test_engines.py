@@ -11,7 +11,7 @@ from dtmask.model import Model
 from dtmask.refine import Refinement
 from dtmask.store import ModelEntry
 
-from tiny_models import assert_square_mask, sam2_pair, segnext_pair
+from tiny_models import assert_disc_at, assert_square_mask, disc_centre, sam2_pair, segnext_pair
 
 RAW = Refinement.raw()  # the engine's own logits: edge refinement rounds a flat square's corners
 CPU = ["CPUExecutionProvider"]
@@ -31,8 +31,12 @@ def test_sam2_picks_best_mask_and_feeds_it_back(tmp_path):
     assert first.score == pytest.approx(0.9)
     assert first.feedback.shape == (1, 1, 256, 256)
     assert_square_mask(first.mask(refine=RAW))
+    assert_disc_at(first.logits, (100, 100), 400, 600)  # the click reached the decoder in the model frame
     second = model.decode(emb, dtmask.Prompts(points=[(100, 100)], negatives=[(5, 5)]), previous=first)
     assert_square_mask(second.mask(refine=RAW))
+    # the tiny decoder adds mask_input when has_mask_input is 1: the second answer holds the first one
+    np.testing.assert_allclose(second.logits, first.logits + first.feedback[0, 0])
+    np.testing.assert_allclose(first.feedback[0, 0], first.logits)  # sam2 feeds back the chosen mask's logits
 
 
 @pytest.mark.parametrize("probabilities", [False, True])
@@ -44,6 +48,12 @@ def test_segnext_logits_or_probabilities(tmp_path, probabilities):
     assert_square_mask(result.mask(refine=RAW))
     assert result.feedback.shape == (1, 1, 1024, 1024)
     assert 0.9 < result.score <= 1.0
+    assert_disc_at(result.logits, (400, 300), 900, 700)
+    # prev_mask carries the last output back; the new click moves the disc
+    second = model.decode(emb, dtmask.Prompts(points=[(600, 200)]), previous=result)
+    assert_square_mask(second.mask(refine=RAW))
+    own = second.logits - result.feedback[0, 0]  # what the decoder drew itself, without the fed-back mask
+    np.testing.assert_allclose(disc_centre(own), (600 * 1024 / 900, 200 * 1024 / 900), atol=1.5)
     with pytest.raises(UsageError, match="takes no box"):
         model.decode(emb, dtmask.Prompts(box=(1, 1, 50, 50)))
 

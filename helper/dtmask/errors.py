@@ -1,4 +1,4 @@
-"""Errors that reach the user as one line and a documented exit code (DESIGN.md section 8)."""
+"""Errors that reach the user as one line and a documented exit code (docs/design.md, "Errors and exit codes")."""
 
 from __future__ import annotations
 

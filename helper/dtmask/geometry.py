@@ -1,4 +1,4 @@
-"""All coordinate frames in one place (DESIGN.md section 4).
+"""All coordinate frames in one place (docs/design.md, "Coordinate frames").
 
 Frames: the file frame F (the TIFF's pixel grid, W x H), the display frame D (F after EXIF orientation N, what
 darktable shows), and the model frame M (F scaled so its longest side is 1024, placed top-left on a 1024 x 1024

@@ -1,4 +1,4 @@
-"""From model-frame logits to a clean full-resolution mask (issue 6), numpy only.
+"""From model-frame logits to a clean full-resolution mask (docs/design.md, "Refinement"), numpy only.
 
 Stages, each switchable through :class:`Refinement`:
 

@@ -23,8 +23,7 @@ Cues, each computed on the decoder's 256 x 256 grid (cheap):
 
 Weights were set by hand and checked on generated scenes with a known subject (tests/subject_bench.py); the
 regions + grid combination and ``CONFIDENT`` were chosen by measurement there and on ``dtmask bench make-set``
-photos: regions alone missed subjects the grid finds on real photos, the grid alone missed textured objects
-(one click on them returns the whole frame), and the grid changed no answer where a region scored >= 2.5.
+photos (docs/benchmarks.md, "Subject").
 """
 
 from __future__ import annotations

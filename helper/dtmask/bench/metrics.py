@@ -1,4 +1,4 @@
-"""Interactive segmentation metrics and the standard click robot (DESIGN.md section 6, RITM's protocol).
+"""Interactive segmentation metrics and the standard click robot (RITM's; docs/benchmarks.md, "click protocol").
 
 Full-resolution distance transforms are costly on a 24 MP frame, so each one runs on the bounding box of the
 pixels it concerns plus a margin; the results are the same as on the whole frame.

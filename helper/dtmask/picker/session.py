@@ -1,7 +1,7 @@
 """One picking session, without any window: clicks in the displayed image -> file-frame prompts -> masks.
 
-The window (and the scripted mode, through the window's handlers) drives this; the geometry of DESIGN.md
-section 4 is applied here and only here, through :mod:`dtmask.geometry`.
+The window (and the scripted mode, through the window's handlers) drives this; the display -> file frame
+mapping (docs/design.md, "Coordinate frames") is applied here and only here, through :mod:`dtmask.geometry`.
 """
 
 from __future__ import annotations
