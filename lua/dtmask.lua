@@ -16,10 +16,18 @@
 
   HOW
     The raster mask module reads its file in the frame right after raw preparation: uncropped, unrotated, no lens
-    correction. So the script copies the image's history into a temporary style, has the helper switch the
-    geometric modules off in it, exports a duplicate with it (and a small one with the flip kept, to learn the
-    orientation the user sees), runs the picker as a darktable job, and attaches the mask with a generated style.
-    Works with or without darktable-org/lua-scripts' lib/ installed.
+    correction. So the script copies the image's history into a temporary style, has the helper (one run) keep
+    its lean development modules with the geometric ones off, and exports duplicates with it in a Lua thread of
+    its own: a 1024 px preview with the flip kept (the picker opens on it at once), then the full-resolution
+    guide without the flip, which the picker needs only at Apply. The mask is attached with a generated style.
+    Works with or without darktable-org/lua-scripts' lib/ installed. Details: docs/darktable.md.
+
+  HOOKS (scripts and tests)
+    * package.loaded["dtmask/dtmask"].dtmask.select_object(image): the whole flow on one image
+    * DTMASK_HELPER: the helper program; DTMASK_PICK_SCRIPT: a `dtmask pick --script` file, prompts in the
+      picker's displayed pixels (the preview: the photo as darktable shows it, at most 1024 px on its long side);
+      DTMASK_STYLE_EXPOSURE: also blend an exposure of this many EV through the mask
+    * dtmask.on_stage(name): called at "prepared", "preview", "guide", "picked" and "attached" when set
 ]]
 
 local dt = require "darktable"

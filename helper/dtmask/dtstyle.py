@@ -37,7 +37,7 @@ MASK_MODE_RASTER = 1 | 8  # DEVELOP_MASK_ENABLED | DEVELOP_MASK_RASTER
 BLEND_CST_RGB_SCENE = 4
 BLEND_MODE_NORMAL = 0x18
 
-# modules that move pixels: off for the raster-frame export (the flip stays on for the display probe)
+# modules that move pixels: off in both exports (the flip stays on in the preview)
 GEOMETRIC_OPS = ("flip", "crop", "clipping", "ashift", "lens", "liquify", "borders", "enlargecanvas")
 
 

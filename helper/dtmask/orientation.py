@@ -1,8 +1,9 @@
 """Find the EXIF orientation the user sees in darktable, which darktable's Lua API does not expose.
 
-The bridge exports the image twice from the same history: once in the raster frame (flip off) and once, small,
-with the flip as the user has it. The display export is one of the 8 orientations of the raster export; compare
-both at a small common size and refuse when two orientations fit about equally well (e.g. a symmetric image).
+The bridge exports the image twice from the same lean history: the full-resolution guide in the raster frame
+(flip off) and the small preview with the flip as the user has it. The preview is one of the 8 orientations of the
+guide; compare both at a small common size and refuse when two orientations fit about equally well (e.g. a
+symmetric image).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ class HelperProxy:
         self._answering: list[threading.Thread] = []
         self.calls: list[list[str]] = []
         self.outputs: dict[int, str] = {}  # call index -> its stdout
+        self.times: dict[int, tuple[float, float]] = {}  # call index -> wall-clock start and end
 
     def __enter__(self) -> "HelperProxy":
         self._thread.start()
@@ -69,7 +70,9 @@ class HelperProxy:
         # the picker opens a window even when scripted: the display of the tests, else one of its own
         own = argv[:1] == ["pick"] and not self.env.get("DISPLAY") and shutil.which("xvfb-run")
         display = ["xvfb-run", "-a"] if own else []
+        start = time.time()
         proc = subprocess.run(display + self.command + argv, capture_output=True, env=self.env, timeout=300)
+        self.times[index] = (start, time.time())
         self.outputs[index] = proc.stdout.decode(errors="replace")
         (req / "stdout").write_bytes(proc.stdout)
         (req / "stderr").write_bytes(proc.stderr)
