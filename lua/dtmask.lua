@@ -839,8 +839,13 @@ local function build_ui_in_lighttable()
   end)
 end
 
+-- Not while luarc runs: darktable 4.2 deadlocks when a script creates widgets (gtk-wrapped calls) before its main
+-- loop has started, which a slow start-up makes likely; a second later the main loop runs.
 if dt.gui and dt.gui.current_view and os.getenv("DTMASK_NO_UI") ~= "1" then
-  build_ui_in_lighttable()
+  dt.control.dispatch(function()
+    dt.control.sleep(1000)
+    build_ui_in_lighttable()
+  end)
 end
 register_shortcut()
 

@@ -42,5 +42,5 @@ function fake.gui.create_job(text, percentage, cancel)
     end,
   })
 end
-fake.control = { dispatch = function(fn, ...) fn(...) end, execute = function() return 0 end }
+fake.control = { dispatch = function(fn, ...) fn(...) end, execute = function() return 0 end, sleep = function() end }
 return fake
