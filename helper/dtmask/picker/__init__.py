@@ -56,7 +56,7 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
 
     times: dict[str, float] = {}
     start = time.perf_counter()
-    fmt = check_output(job.output, job.fmt)
+    fmt = check_output(job.output, job.fmt, reading=[job.image])
     image = read_image(job.image)
     times["read"] = time.perf_counter() - start
     t = time.perf_counter()
