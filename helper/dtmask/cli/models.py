@@ -28,9 +28,9 @@ def list_models(as_json):
     have = {e.id for e in entries}
     rows = [dict(e.as_json(), installed=True) for e in entries]
     rows += [{"id": k.id, "family": k.family, "name": k.name, "source": f"npm:{k.npm}", "url": k.url,
-              "licence": k.licence,
-              "provider": "dtmask", "folder": "", "size": k.size, "default": k.id == store.DEFAULT_MODEL,
-              "installed": False} for k in store.CATALOGUE.values() if k.id not in have]
+              "licence": k.licence, "provider": "dtmask", "folder": "", "size": k.size,
+              "default": k.id == store.DEFAULT_MODEL, "installed": False}
+             for k in store.CATALOGUE.values() if k.id not in have]
     if as_json:
         print_json(rows)
         return
