@@ -88,7 +88,8 @@ if [ "$lua" = 1 ]; then
 fi
 
 if [ "$demo" = 1 ]; then
-  out="${DTMASK_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/dtmask}/demo"  # not the checkout, not the current folder
+  # dtmask's data folder, not the checkout or the current folder; dtmask makes the folder
+  out="${DTMASK_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/dtmask}/demo"
   "$dtmask" segment "$here/helper/dtmask/data/sample.tif" --point 280,235 \
     -o "$out/mask.pfm" --overlay "$out/overlay.png"
   say "demo: the cup's mask is $out/mask.pfm; look at $out/overlay.png"
