@@ -68,8 +68,9 @@ def test_output_paths(tmp_path):
         str(tmp_path / "b_001.png")]
     with pytest.raises(UsageError, match=r"\{n\}"):
         auto.output_paths(str(tmp_path / "{stem}.png"), "a/b.tif", 2, None)
-    with pytest.raises(UsageError, match="folder or a pattern"):
-        auto.output_paths(str(tmp_path / "nothere"), "a/b.tif", 2, None)
+    assert auto.output_paths(str(tmp_path / "new"), "a/b.tif", 1, None) == [str(tmp_path / "new" / "b-01.pfm")]
+    with pytest.raises(UsageError, match="folder or a pattern"):  # a mask's name without {n}
+        auto.output_paths(str(tmp_path / "nothere.pfm"), "a/b.tif", 2, None)
     with pytest.raises(UsageError, match="pattern"):
         auto.output_paths(str(tmp_path / "{m}.png"), "a/b.tif", 2, None)
 

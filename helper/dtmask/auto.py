@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import UsageError
 from .geometry import LOWRES_SIZE, MODEL_SIZE, ResizeLongestSide
-from .model import Embedding, Model, Prompts, Result
+from .model import Embedding, Model, Prompts, Result, predicted_iou
 from .refine import WHOLE_FRAME, Refinement
 
 POINTS_PER_SIDE = 12
@@ -63,7 +63,7 @@ class AutoMask:
         return self.result.mask(invert=invert, feather_px=feather_px, refine=refine)
 
     def as_json(self) -> dict:
-        return {"bbox": list(self.bbox), "area": int(self.area), "score": round(self.score, 4),
+        return {"bbox": list(self.bbox), "area": int(self.area), "score": round(predicted_iou(self.score), 4),
                 "stability": round(self.stability, 4), "point": [round(v, 1) for v in self.point]}
 
 
@@ -257,10 +257,10 @@ def output_paths(output: str, image: str, count: int, fmt: str | None) -> list[s
 
     stem = Path(image).stem
     if "{" not in output:
-        if not Path(output).is_dir():
-            raise UsageError(f"with --all, -o is an existing folder or a pattern with {{n}} such as "
+        if not Path(output).is_dir() and Path(output).suffix.lower() in (".pfm", ".png"):
+            raise UsageError(f"with --all, -o is a folder or a pattern with {{n}} such as "
                              f"'masks/{stem}-{{n:02d}}.pfm': {output}")
-        ext = fmt or "pfm"
+        ext = fmt or "pfm"  # a folder, made when missing
         return [str(Path(output) / f"{stem}-{n:02d}.{ext}") for n in range(1, count + 1)]
     try:
         paths = [output.format(n=n, stem=stem) for n in range(1, count + 2)]
@@ -278,7 +278,7 @@ def check_output_pattern(output: str, image: str, fmt: str | None) -> None:
     from .segment import check_output
 
     for p in output_paths(output, image, 1, fmt):
-        check_output(p, fmt)
+        check_output(p, fmt, reading=[image])
 
 
 def run_all(job: AllJob, model: Model | None = None,
@@ -286,6 +286,7 @@ def run_all(job: AllJob, model: Model | None = None,
     """Read, encode, generate; with ``output``, write every object's refined full-resolution mask."""
     from .imageio import read_image, write_mask
     from .model import load_model
+    from .segment import check_not_reading
 
     times: dict[str, float] = {}
     start = t = time.perf_counter()
@@ -308,6 +309,8 @@ def run_all(job: AllJob, model: Model | None = None,
     if job.output:
         t = time.perf_counter()
         paths = output_paths(job.output, job.image, len(gen.masks), job.fmt)
+        for path in paths:  # a pattern may meet the photo's own name at a later {n}
+            check_not_reading(path, [job.image])
         for obj, m, path in zip(objects, gen.masks, paths):
             mask = m.mask(invert=job.invert, feather_px=job.feather)
             inside = mask > 0.5

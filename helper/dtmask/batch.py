@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from . import interrupts
 from .errors import Cancelled, DtmaskError, UsageError
-from .imageio import mask_format_for
+from .imageio import check_folder, mask_format_for
 
 IMAGE_SUFFIXES = (".tif", ".tiff")
 PROMPT_KEYS = {"points", "negatives", "box"}
@@ -162,25 +163,38 @@ def expand_images(args: list[str]) -> list[str]:
 
 
 def plan(job: BatchJob) -> list[Item]:
-    """The output file of each image; fails (usage) before any work when two images would share one."""
+    """The output file of each image; fails (usage) before any work when two images would share one or a mask
+    would overwrite one of the images. A missing output folder is made as the first mask is written."""
     out = Path(job.out_dir)
-    if not out.is_dir():
-        raise UsageError(f"output folder does not exist: {out} (create it first)")
-    if not os.access(out, os.W_OK):
-        raise DtmaskError(f"output folder is not writable: {out}")
+    check_folder(out)
     mask_format_for(f"x.{job.fmt}", job.fmt)
     items: list[Item] = []
     owners: dict[str, str] = {}
-    for i, image in enumerate(expand_images(job.images), 1):
+    images = expand_images(job.images)
+    inputs = {key: image for image in images if (key := _file_key(image))}
+    for i, image in enumerate(images, 1):
         name = f"{Path(image).stem}.{job.fmt}"
         if name in owners:
             raise UsageError(f"{owners[name]} and {image} would both write {out / name}; rename one, or run "
                              f"them in separate batches")
         owners[name] = image
+        key = _file_key(str(out / name))
+        if key in inputs:
+            raise UsageError(f"the mask of {image} would overwrite {inputs[key]}, an image of this batch: "
+                             f"choose another output folder")
         items.append(Item(index=i, image=image, output=str(out / name)))
     if not items:
         raise UsageError("no images: name TIFF files or folders holding them")
     return items
+
+
+def _file_key(path: str) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, so links and other spellings of one path compare equal."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _remove_leftovers(output: str) -> None:
@@ -248,8 +262,11 @@ def run(job: BatchJob, on_event: Callable[[Event], None] | None = None, model=No
                 from .model import load_model
                 model = load_model(job.model, job.device)
             for item in todo:
-                kind, seconds, score, error = process(model, job, item)
+                with interrupts.finishing() as guard:  # Ctrl+C after the rename: this photo is done
+                    kind, seconds, score, error = process(model, job, item)
                 emit(kind, item, seconds, score, error)
+                if guard.interrupted:
+                    raise KeyboardInterrupt
         elif todo:
             _run_parallel(job, todo, emit)
     except KeyboardInterrupt:

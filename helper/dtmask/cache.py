@@ -1,8 +1,9 @@
 """Embedding cache on disk: a second run on the same picture skips the encoder (the slow part).
 
-Key: hash of the decoded pixels + the model's sha256 + PREPROCESS_VERSION. Entries are .npz files written
-atomically; the cache is bounded (least recently used entries go first) and never breaks a run: an unreadable
-entry is ignored, and a cache that cannot be written is skipped.
+Key: hash of the decoded pixels + the model's sha256 + PREPROCESS_VERSION. Entries are .npz files named by
+their key and holding it (checked on read), written atomically; the cache is bounded (least recently used
+entries go first) and never breaks a run: an unreadable entry is ignored, and a cache that cannot be written
+is skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 PREPROCESS_VERSION = 1  # bump when the model-frame resize or normalisation changes
 DEFAULT_LIMIT_MB = 512
+KEY_ARRAY = "__cache_key__"  # each entry holds its own key, checked on every read
 
 
 def cache_dir() -> Path:
@@ -56,10 +58,14 @@ class EmbeddingCache:
         return self.folder / f"{key}.npz"
 
     def get(self, key: str) -> dict[str, np.ndarray] | None:
+        """The arrays stored under ``key``, or None when missing, damaged, or holding another key's entry
+        (a file renamed or copied over: the name alone is not trusted)."""
         path = self._path(key)
         try:
             with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
+                if KEY_ARRAY not in data.files or str(data[KEY_ARRAY]) != key:
+                    return None
+                arrays = {name: data[name] for name in data.files if name != KEY_ARRAY}
             _touch(path)
             return arrays or None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError):
@@ -71,7 +77,7 @@ class EmbeddingCache:
             fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=self.folder)
             try:
                 with os.fdopen(fd, "wb") as f:
-                    np.savez(f, **arrays)
+                    np.savez(f, **arrays, **{KEY_ARRAY: np.array(key)})
                 os.replace(tmp, self._path(key))
                 _touch(self._path(key))
             except BaseException:

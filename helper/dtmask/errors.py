@@ -28,3 +28,9 @@ class Cancelled(DtmaskError):
     """The user cancelled (closed the picker, pressed Esc, Ctrl+C)."""
 
     exit_code = EXIT_CANCELLED
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line (at most 200 characters), for one-line messages about others' errors."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]

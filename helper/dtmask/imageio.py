@@ -19,10 +19,13 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .errors import DtmaskError, UsageError
+from . import interrupts
+from .errors import DtmaskError, UsageError, first_line
 from .geometry import ResizeLongestSide, area_resize_axis
 
 STRIP_ROWS = 512  # rows per strip when streaming full-resolution data: bounds temporary memory
+PLANAR_SEPARATE = 2  # TIFF PlanarConfiguration: each sample in its own plane
+JPEG_COMPRESSIONS = (6, 7)  # TIFF Compression: old-style and new-style JPEG
 
 
 @dataclass
@@ -85,6 +88,8 @@ def read_image(path: str | os.PathLike) -> Image:
                 notes.append(f"{p.name} has {len(tif.pages)} pages; using page 0")
             photometric = page.photometric
             name = getattr(photometric, "name", str(photometric))
+            if name == "YCBCR" and page.compression in JPEG_COMPRESSIONS:
+                name = "RGB"  # the JPEG codec hands back RGB
             if name not in ("RGB", "MINISBLACK", "MINISWHITE"):
                 raise UsageError(
                     f"{p.name}: unsupported colour layout {name}; export an RGB or greyscale TIFF")
@@ -94,9 +99,9 @@ def read_image(path: str | os.PathLike) -> Image:
     except MemoryError:
         raise DtmaskError(f"{p.name} is too large to read into memory") from None
     except Exception as exc:  # tifffile raises many kinds for damaged files
-        raise UsageError(f"cannot read {p.name} as a TIFF ({_short(exc)})") from None
-    if pixels.ndim == 3 and page.planarconfig == 1 and pixels.shape[0] in (1, 3, 4) and pixels.shape[2] > 4:
-        pixels = np.moveaxis(pixels, 0, -1)  # separate planes
+        raise UsageError(f"cannot read {p.name} as a TIFF ({first_line(exc)})") from None
+    if pixels.ndim == 3 and page.planarconfig == PLANAR_SEPARATE:
+        pixels = np.moveaxis(pixels, 0, -1)  # one plane per sample -> samples last
     if name == "MINISWHITE":
         pixels = _invert(pixels)
     if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
@@ -113,11 +118,6 @@ def _invert(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype.kind == "f":
         return 1.0 - pixels
     return np.iinfo(pixels.dtype).max - pixels
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def to_model_frame(image: Image, target: int = 1024) -> np.ndarray:
@@ -190,13 +190,42 @@ def _umask() -> int:
     return mask
 
 
+def check_folder(folder: str | os.PathLike) -> None:
+    """Fail before any slow work unless files can be written in ``folder`` once it is made (as mkdir -p)."""
+    existing = Path(os.path.abspath(folder))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"not a folder: {existing}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DtmaskError(f"output folder is not writable: {existing}")
+
+
+def make_folder(folder: str | os.PathLike) -> None:
+    """Create ``folder`` and its parents when missing (mkdir -p), with a one-line error."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"not a folder: {folder}") from None
+    except OSError as exc:
+        raise DtmaskError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when two paths name one file (links and ``..`` included), whether or not it exists yet."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path``; on success fsync and rename it into place, else remove it."""
+    """Open a temporary file beside ``path`` (making its folder when missing); on success fsync and rename it
+    into place, else remove it. Ctrl+C cannot cancel the rename half-way (interrupts.replacing)."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"output folder does not exist: {folder}")
+    make_folder(folder)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     except OSError as exc:
@@ -208,6 +237,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
             if hasattr(os, "fchmod"):  # mkstemp makes 0600; a mask is an ordinary file
                 os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
+        interrupts.replacing()
         os.replace(tmp, target)
     except BaseException as exc:
         try:

@@ -52,9 +52,19 @@ def _write_luarc(luarc: Path, lines: list[str]) -> Path | None:
     """Back up the old luarc (when there is one) beside it, then write the new one."""
     backup = None
     if luarc.exists():
-        backup = luarc.with_name(f"luarc.dtmask-backup-{time.strftime('%Y%m%d-%H%M%S')}")
+        backup = _backup_name(luarc)
         shutil.copy2(luarc, backup)
     luarc.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return backup
+
+
+def _backup_name(luarc: Path) -> Path:
+    """luarc.dtmask-backup-<date>-<time>, with -2, -3 ... when one was made in the same second."""
+    stem = f"luarc.dtmask-backup-{time.strftime('%Y%m%d-%H%M%S')}"
+    backup, n = luarc.with_name(stem), 1
+    while backup.exists():
+        n += 1
+        backup = luarc.with_name(f"{stem}-{n}")
     return backup
 
 
@@ -89,7 +99,10 @@ def uninstall(config: Path | None = None) -> list[str]:
         luarc = config / "luarc"
         lines = _luarc_lines(luarc)
         kept = [line for line in lines if not _is_require(line)]
-        if len(kept) != len(lines):
+        if len(kept) != len(lines) and not any(line.strip() for line in kept):
+            luarc.unlink()  # it held nothing but the dtmask line (most often: install made it)
+            report.append(f"removed {luarc}: it held only the dtmask line")
+        elif len(kept) != len(lines):
             backup = _write_luarc(luarc, kept)
             report.append(f"removed the dtmask line from {luarc} (backup: {backup.name if backup else '-'})")
         folder = config / "lua" / "dtmask"

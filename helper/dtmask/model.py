@@ -49,7 +49,19 @@ class Prompts:
                       box: Sequence[float] | None = None, *, width: int, height: int,
                       strokes: Sequence[Sequence[Point]] = (),
                       negative_strokes: Sequence[Sequence[Point]] = ()) -> "Prompts":
-        """Prompts given as 0..1 fractions of the image's width and height."""
+        """Prompts given as 0..1 fractions of the image's width and height; a value outside 0..1 is a usage
+        error quoting the fractions as given."""
+        shapes = [("point", points), ("negative point", negatives), *(("stroke", s) for s in strokes),
+                  *(("negative stroke", s) for s in negative_strokes)]
+        for kind, pts in shapes:
+            for x, y in pts:
+                if not (0 <= x <= 1 and 0 <= y <= 1):
+                    raise UsageError(f"relative {kind} {x:g},{y:g} is outside 0..1 (fractions of the width "
+                                     f"and height)")
+        if box is not None and not all(0 <= v <= 1 for v in box):
+            raise UsageError(f"relative box {','.join(f'{v:g}' for v in box)} is outside 0..1 (fractions of "
+                             f"the width and height)")
+
         def px(pts):
             return [tuple(p) for p in relative_to_pixels(np.array(pts, dtype=float), width, height)] if len(pts) else []
         scaled_box = None
@@ -138,6 +150,12 @@ class Embedding:
     @property
     def height(self) -> int:
         return self.image.height
+
+
+def predicted_iou(score: float) -> float:
+    """A decoder's score as the predicted IoU it estimates, for reports: clipped to 0..1 (decoders overshoot a
+    little, e.g. 1.009, and an IoU above 1 means nothing)."""
+    return min(1.0, max(0.0, float(score)))
 
 
 @dataclass

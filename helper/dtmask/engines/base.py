@@ -55,9 +55,24 @@ DEVICE_PROVIDERS = {
 }
 
 
+def onnxruntime():
+    """The onnxruntime module with its telemetry off: every dtmask import of it goes through here.
+
+    Linux and macOS builds (1.29+) write and upload events from the import on (~/.cache/Microsoft/...:
+    the OS, the Python path) unless ORT_DISABLE_TELEMETRY=1 is set before it; Windows builds obey
+    disable_telemetry_events().
+    """
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    import onnxruntime as ort
+
+    if hasattr(ort, "disable_telemetry_events"):
+        ort.disable_telemetry_events()
+    return ort
+
+
 def providers_for(device: str) -> tuple[list[str], str | None]:
     """Execution providers for a device name, and a one-line notice when it falls back to the CPU."""
-    import onnxruntime as ort
+    ort = onnxruntime()
 
     available = set(ort.get_available_providers())
     if device == "auto":
@@ -85,7 +100,7 @@ def open_session(path: str, providers: list[str], identity: str = "", extra_outp
     the onnxruntime version), so later runs skip graph optimisation (docs/benchmarks.md, "Loading a model").
     ``extra_outputs`` names inner float tensors of the graph to return as further outputs.
     """
-    import onnxruntime as ort
+    ort = onnxruntime()
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = physical_cores()

@@ -61,9 +61,10 @@ def _match(kind: str, wanted: Tensors, have: list[tuple[str, int | None]]) -> li
 
 def read_io(path: Path) -> tuple[list[tuple[str, int | None]], list[tuple[str, int | None]]]:
     """(name, rank) of an ONNX file's inputs and outputs; a ModelError when onnxruntime cannot read it."""
-    import onnxruntime as ort
-
     from ..errors import ModelError
+    from .base import onnxruntime
+
+    ort = onnxruntime()
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # only the signature is wanted

@@ -62,7 +62,7 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     times: dict[str, float] = {}
     timeline = {"start": time.time()}  # wall-clock stamps, for the darktable benchmark's timeline
     start = time.perf_counter()
-    fmt = check_output(job.output, job.fmt)
+    fmt = check_output(job.output, job.fmt, reading=[job.image] + ([job.guide] if job.guide else []))
     loading = Background(lambda: load_model(job.model, job.device))  # meanwhile darktable may still be exporting
     image = read_image(wait_for(job.image, job.wait))
     times["read"] = time.perf_counter() - start
