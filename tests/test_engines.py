@@ -9,7 +9,6 @@ from dtmask.engines.segnext import as_logits
 from dtmask.errors import ModelError, UsageError
 from dtmask.model import Model
 from dtmask.refine import Refinement
-from dtmask.store import ModelEntry
 
 from tiny_models import assert_disc_at, assert_square_mask, disc_centre, sam2_pair, segnext_pair
 
@@ -18,8 +17,8 @@ CPU = ["CPUExecutionProvider"]
 
 
 def _model(family, encoder, decoder, tmp_path):
-    engine = FAMILIES[family](str(encoder), str(decoder), CPU)
-    return Model(ModelEntry(f"tiny-{family}", family, tmp_path), engine, cache=dtmask.model.EmbeddingCache(tmp_path))
+    return Model.from_files(family, encoder, decoder, device="cpu", model_id=f"tiny-{family}",
+                            cache=dtmask.model.EmbeddingCache(tmp_path))
 
 
 def test_sam2_picks_best_mask_and_feeds_it_back(tmp_path):
@@ -79,3 +78,23 @@ def test_normalisation_sam_vs_segnext(tmp_path):
     assert seg[0, :, 0, 0].tolist() == [1.0, 1.0, 1.0] and seg[0, 0, 10, 0] == 0.0  # padding stays zero
     assert sam[0, 0, 0, 0] == pytest.approx((255 - 123.675) / 58.395)
     assert sam[0, 0, 0, 20] == 0.0
+
+
+def test_a_result_makes_its_mask_with_the_stages_it_was_decoded_with(tmp_path):
+    """decode(refine=r) is enough: the result remembers r, so mask() cannot silently use other stages."""
+    model = _model("sam2", *sam2_pair(tmp_path / "m"), tmp_path)
+    emb = model.encode(np.full((600, 400, 3), 128, np.uint8))
+    prompts = dtmask.Prompts(points=[(100, 100)])
+    soft = RAW.with_feather(8)
+    result = model.decode(emb, prompts, refine=soft)
+    assert result.refine == soft
+    edge = (result.mask() > 0) & (result.mask() < 1)
+    assert edge.sum() > 100  # feathered, as decoded
+    hard = result.mask(refine=RAW)  # an explicit choice still wins
+    assert set(np.unique(hard)) == {0.0, 1.0}
+    assert model.decode(emb, prompts).refine == dtmask.Refinement()
+
+
+def test_from_files_refuses_an_unknown_family(tmp_path):
+    with pytest.raises(dtmask.UsageError, match="unknown model family 'sam9'"):
+        Model.from_files("sam9", tmp_path / "e.onnx")

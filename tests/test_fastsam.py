@@ -12,7 +12,6 @@ from dtmask.engines.fastsam import OUTSIDE, box_iou, decode_instances, nms, sele
 from dtmask.errors import ModelError
 from dtmask.model import EmbeddingCache, Model
 from dtmask.refine import Refinement
-from dtmask.store import ModelEntry
 
 from tiny_models import fastsam_candidate, fastsam_model
 
@@ -36,8 +35,8 @@ CELLS = {name: tuple(v // 4 for v in box) for name, box in dict(A=A, B=B, C=C, E
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fastsam")
-    engine = FAMILIES["fastsam"](str(fastsam_model(folder, CANDIDATES)), None, CPU)
-    return Model(ModelEntry("tiny-fastsam", "fastsam", folder), engine, cache=EmbeddingCache(folder / "cache"))
+    return Model.from_files("fastsam", fastsam_model(folder, CANDIDATES), device="cpu", model_id="tiny-fastsam",
+                            cache=EmbeddingCache(folder / "cache"))
 
 
 @pytest.fixture(scope="module")

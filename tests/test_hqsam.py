@@ -8,7 +8,6 @@ from dtmask.engines import FAMILIES
 from dtmask.errors import ModelError
 from dtmask.model import EmbeddingCache, Model
 from dtmask.refine import Refinement
-from dtmask.store import ModelEntry
 
 from tiny_models import assert_disc_at, assert_square_mask, hqsam_pair, sam2_pair
 
@@ -17,8 +16,8 @@ CPU = ["CPUExecutionProvider"]
 
 
 def _model(tmp_path, variant="light"):
-    engine = FAMILIES["hqsam"](*map(str, hqsam_pair(tmp_path / variant, variant)), CPU)
-    return Model(ModelEntry(f"tiny-hqsam-{variant}", "hqsam", tmp_path), engine, cache=EmbeddingCache(tmp_path / "c"))
+    return Model.from_files("hqsam", *hqsam_pair(tmp_path / variant, variant), device="cpu",
+                            model_id=f"tiny-hqsam-{variant}", cache=EmbeddingCache(tmp_path / "c"))
 
 
 @pytest.mark.parametrize("variant,shape", [("light", (1, 1, 64, 64, 160)), ("vit_b", (4, 1, 64, 64, 768))])

@@ -12,10 +12,12 @@ The public API (see README "Python API"):
 from .errors import Cancelled, DtmaskError, ModelError, UsageError
 from .imageio import Image, from_array, read_image, read_mask, write_mask
 from .model import Embedding, Model, Prompts, Result, load_model
+from .refine import Refinement
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Cancelled", "DtmaskError", "Embedding", "Image", "Model", "ModelError", "Prompts", "Result", "UsageError",
+    "Cancelled", "DtmaskError", "Embedding", "Image", "Model", "ModelError", "Prompts", "Refinement", "Result",
+    "UsageError",
     "from_array", "load_model", "read_image", "read_mask", "write_mask", "__version__",
 ]

