@@ -63,11 +63,13 @@ def test_default_config_folder(monkeypatch, tmp_path: Path):
     assert luainstall.darktable_config_dir() == tmp_path / "darktable"
 
 
-def test_style_command(tmp_path: Path):
-    mask = tmp_path / "m_1_t.pfm"
-    mask.write_bytes(b"Pf\n1 1\n-1.0\n\0\0\0\0")
-    out = json.loads(run("lua", "style", str(mask)))
-    assert out == {"style": str(tmp_path / "m_1_t.dtstyle"), "style_name": "dtmask m_1_t"}
+def test_prepare_command_writes_every_style_of_a_selection(tmp_path: Path):
+    mask = tmp_path / "masks" / "m_1_t.pfm"
+    out = json.loads(run("lua", "prepare", "--out-dir", str(tmp_path), "--tag", "1_t", "--mask", str(mask)))
+    assert set(out) == {"preview", "guide", "mask"}
+    assert out["mask"]["name"] == "dtmask m_1_t" and out["guide"]["name"] == "dtmask_guide_1_t"
+    assert all(Path(style["path"]).is_file() for style in out.values())
+    assert not mask.exists()  # the style points at the mask the picker will write
 
 
 def test_install_then_uninstall_within_a_second_keeps_both_backups(tmp_path: Path):

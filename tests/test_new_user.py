@@ -184,6 +184,16 @@ def _start_segment(photo: Path, out: Path, overlay: Path, point) -> subprocess.P
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _wait_for_cpu_seconds(proc: subprocess.Popen, seconds: float) -> None:
+    """Wait until the process has used this much CPU time: progress that a loaded machine does not distort."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") >= seconds:  # utime + stime
+            return
+        time.sleep(0.02)
+
+
 def test_ctrl_c_after_the_rename_finishes_and_exits_0(with_model, big_photo, tmp_path):
     photo, scene = big_photo
     out, overlay = tmp_path / "m.pfm", tmp_path / "o.png"
@@ -209,7 +219,7 @@ def test_ctrl_c_before_the_rename_cancels_and_replaces_nothing(with_model, big_p
     dtmask.write_mask(out, np.zeros((3, 4), np.float32))
     before = out.read_bytes()
     proc = _start_segment(photo, out, overlay, scene.centres["disc"])
-    time.sleep(1.5)  # reading and encoding 12 MP take longer than this
+    _wait_for_cpu_seconds(proc, 1.2)  # past Python's start-up, into reading and encoding 12 MP (several seconds)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == 3, err

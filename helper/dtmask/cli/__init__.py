@@ -5,7 +5,6 @@ Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 cancelled.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import traceback
 
@@ -13,11 +12,12 @@ import click
 
 from .. import interrupts
 from ..errors import EXIT_CANCELLED, EXIT_RUNTIME, EXIT_USAGE, DtmaskError
+from .batch import batch
+from .bench import bench
+from .lua import lua
 from .models import models
+from .pick import pick
 from .segment import segment
-
-# command groups that live in their own modules; each is added when its module exists
-OPTIONAL_COMMANDS = (("pick", "pick"), ("batch", "batch"), ("bench", "bench"), ("lua", "lua"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -36,16 +36,8 @@ def cli(debug):
     """
 
 
-cli.add_command(segment)
-cli.add_command(models)
-for module_name, attr in OPTIONAL_COMMANDS:
-    try:
-        module = importlib.import_module(f"{__name__}.{module_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.{module_name}":
-            raise
-        continue
-    cli.add_command(getattr(module, attr))
+for command in (segment, pick, batch, models, bench, lua):
+    cli.add_command(command)
 
 
 def _fail(message: str, code: int) -> None:
