@@ -27,7 +27,8 @@
     * DTMASK_HELPER: the helper program; DTMASK_PICK_SCRIPT: a `dtmask pick --script` file, prompts in the
       picker's displayed pixels (the preview: the photo as darktable shows it, at most 1024 px on its long side);
       DTMASK_STYLE_EXPOSURE: also blend an exposure of this many EV through the mask
-    * dtmask.on_stage(name): called at "prepared", "preview", "guide", "picked" and "attached" when set
+    * dtmask.on_stage(name): called at "prepared", "preview", "guide", "picked" and "attached" when set;
+      dtmask.cancel(): what the job bar's cancel button does
 ]]
 
 local dt = require "darktable"
@@ -321,6 +322,7 @@ end
 
 --- run the helper; returns the decoded JSON on success, or nil, the exit code and the helper's message
 function M.run_helper(args, scratch)
+  if current and current.cancelled then return nil, 3, _("cancelled") end   -- nothing new starts after a cancel
   local helper = M.find_helper()
   if not helper then
     return nil, 127, _("the dtmask helper was not found: install it (pipx install dtmask) or set its path in "
@@ -341,7 +343,7 @@ function M.run_helper(args, scratch)
   return data
 end
 
-local function cancel_running()
+local function cancel_running()   -- the job bar's cancel button
   if not current then return end
   current.cancelled = true
   if not M.is_windows() then
@@ -524,6 +526,9 @@ local function new_mask_path(image, tag)
   return M.join(folder, M.mask_name(image.filename, image.id, tag:match("_(.*)$")))
 end
 
+--- what the job bar's cancel button does, for scripts and tests: the running helper is stopped, nothing new starts
+function M.cancel() cancel_running() end
+
 --- stage hook for benchmarks and tests: M.on_stage(name) is called at "prepared", "preview", "guide", "picked"
 --- and "attached" when set
 function M.stage(name)
@@ -543,6 +548,7 @@ end
 --- pick on `image`: the styles, the exports in a thread of their own, the picker meanwhile, then attach
 local function pick(image, tag, scratch, run)
   local mask = new_mask_path(image, tag)
+  run.mask = mask
   local styles = prepare(image, scratch, tag, mask, run.temp)
   M.stage("prepared")
   run.exports = {
@@ -581,12 +587,13 @@ function M.select_object(image)
   local ok, err = pcall(pick, image, tag, scratch, run)
   wait_for_exports(run)   -- nothing is removed while darktable still writes it
   for _, f in ipairs(run.temp) do os.remove(f) end
+  if not ok and run.mask then os.remove(run.mask) end   -- a cancelled or failed run leaves no stray mask
   job.valid = false
   current = nil
   if not ok then
     local message = tostring(err):gsub("^dtmask: ", "")
     dt.print("dtmask: " .. message)
-    dt.print_error("dtmask: " .. message)
+    if message ~= _("cancelled") then dt.print_error("dtmask: " .. message) end   -- a cancel is no error
   end
   for _, fn in ipairs(M.listeners) do pcall(fn, M.last) end
   return ok
@@ -839,13 +846,8 @@ local function build_ui_in_lighttable()
   end)
 end
 
--- Not while luarc runs: darktable 4.2 deadlocks when a script creates widgets (gtk-wrapped calls) before its main
--- loop has started, which a slow start-up makes likely; a second later the main loop runs.
 if dt.gui and dt.gui.current_view and os.getenv("DTMASK_NO_UI") ~= "1" then
-  dt.control.dispatch(function()
-    dt.control.sleep(1000)
-    build_ui_in_lighttable()
-  end)
+  build_ui_in_lighttable()
 end
 register_shortcut()
 

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,16 @@ def test_a_guide_of_another_shape_is_refused(xdisplay, with_model, photo, tmp_pa
     assert not (tmp_path / "mask.pfm").exists()
     proc = run_pick(["preview.tif", "--guide", "guide.tif", "--orientation", "6", "-o", "mask.pfm"], tmp_path)
     assert proc.returncode == 2 and "--orientation goes without --guide" in proc.stderr
+
+
+def test_cancel_while_the_guide_is_still_exporting_exits_3_at_once(xdisplay, with_model, photo, tmp_path):
+    """Esc before darktable has written the guide: exit 3 (no crash from a thread still waiting or encoding)."""
+    tifffile.imwrite(tmp_path / "preview.tif", preview_of(photo.image, 6))
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"point": [200, 280]}, {"cancel": True}]))
+    started = time.monotonic()
+    proc = run_pick(["preview.tif", "--guide", "guide.tif", "--wait", "600", "-o", "mask.pfm", "--script",
+                     str(script)], tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.strip() == "dtmask: error: cancelled in the picker; no mask written"
+    assert time.monotonic() - started < 120 and not (tmp_path / "mask.pfm").exists()

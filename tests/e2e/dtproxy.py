@@ -71,10 +71,17 @@ class HelperProxy:
         own = argv[:1] == ["pick"] and not self.env.get("DISPLAY") and shutil.which("xvfb-run")
         display = ["xvfb-run", "-a"] if own else []
         start = time.time()
-        proc = subprocess.run(display + self.command + argv, capture_output=True, env=self.env, timeout=300)
+        out, err = req / "stdout", req / "stderr"
+        with open(out, "wb") as stdout, open(err, "wb") as stderr:
+            proc = subprocess.Popen(display + self.command + argv, stdout=stdout, stderr=stderr, env=self.env)
+            while proc.poll() is None:  # the bridge's cancel kills the shim, which leaves `cancel`: kill the helper
+                if (req / "cancel").exists() or time.time() - start > 300:
+                    proc.terminate()
+                try:
+                    proc.wait(0.05)
+                except subprocess.TimeoutExpired:
+                    pass
         self.times[index] = (start, time.time())
-        self.outputs[index] = proc.stdout.decode(errors="replace")
-        (req / "stdout").write_bytes(proc.stdout)
-        (req / "stderr").write_bytes(proc.stderr)
+        self.outputs[index] = out.read_text(errors="replace")
         (req / "rc.tmp").write_text(str(proc.returncode))
         os.replace(req / "rc.tmp", req / "rc")

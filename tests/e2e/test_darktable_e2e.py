@@ -79,15 +79,16 @@ def make_photo(folder: Path, flip_param: int | None, exif: int = 1, raw: bool = 
 
 TEST_LUA = """
 local T = {{ image = {image}, before = {before}, after = {after}, result = {result}, darkroom = {darkroom},
-  style = {style} }}
+  style = {style}, cancel_at = {cancel_at} }}
 local dt = require "darktable"
 local s = package.loaded["dtmask/dtmask"]
 local out = {{}}
 local img, fmt
 s.dtmask.on_stage = function(name)  -- where the bridge got to, for a run that does not finish
   local f = io.open(T.result .. ".stages", "a")
-  f:write(name, "\n")
+  f:write(name, "\\n")
   f:close()
+  if name == T.cancel_at then s.dtmask.cancel() end  -- as the job bar's cancel button would
 end
 
 local function finish(ok, err)
@@ -157,7 +158,7 @@ def launch_darktable(cfg: Path, dt_env: dict, in_chroot: bool) -> subprocess.Com
 
 def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot: bool,
                   exposure: float | None = None, exif: int = 1, darkroom: bool = False, raw: bool = False,
-                  style: str = "") -> dict:
+                  style: str = "", cancel_at: str = "", escape: bool = False) -> dict:
     """Set up config, photo, prompts and proxy; run darktable once; return its report and paths."""
     # darktable flip params -> the EXIF orientation darktable shows (checked on its exports)
     n_expected = {6: 8, 3: 3, None: exif}[flip_param]
@@ -171,10 +172,11 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot
     paths["result"] = tmp / "result.txt"
     with open(cfg / "luarc", "a", encoding="utf-8") as f:
         f.write(TEST_LUA.format(image=lua_string(photo), darkroom=str(darkroom).lower(), style=lua_string(style),
+                                cancel_at=lua_string(cancel_at),
                                 **{k: lua_string(v) for k, v in paths.items()}))
     u, v = geometry.file_to_display(*CENTER, n_expected, W, H)
     script = tmp / "prompts.json"
-    script.write_text(json.dumps([{"point": [u, v]}]))
+    script.write_text(json.dumps([{"point": [u, v]}] + ([{"cancel": True}] if escape else [])))
     env = dict(os.environ, DTMASK_HOME=str(with_model))
     with HelperProxy(tmp / "proxy", HELPER, env) as proxy:
         dt_env = {"DTMASK_HELPER": str(proxy.shim), "DTMASK_PICK_SCRIPT": str(script), "TMPDIR": str(scratch)}
@@ -191,7 +193,11 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot
     assert paths["result"].exists(), f"darktable did not finish the test script:\n{proc.stdout[-3000:]}"
     assert "LUA ERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
     report = dict(line.split("=", 1) for line in paths["result"].read_text().splitlines())
-    assert report["ok"] == "true" and report["selected"] == "true", (report, proc.stdout[-3000:])
+    selected = not (cancel_at or escape)
+    assert report["ok"] == "true" and report["selected"] == str(selected).lower(), (report, proc.stdout[-3000:])
+    if not selected:
+        return {"report": report, "masks": masks, "scratch": scratch, "photo": photo, "log": proc.stdout,
+                "calls": calls, **paths}
     runs = [(i, c[:2]) for i, c in enumerate(calls) if c[:2] != ["models", "list"]]  # the panel's model list
     assert [c for _, c in runs] == [["lua", "prepare"], ["pick", runs[1][1][1]]], calls  # two helper runs
     picked = json.loads(outputs[runs[1][0]])
@@ -284,6 +290,21 @@ def test_darktable_54_raw_attached_mask_changes_only_the_object(tmp_path, with_m
     check_mask(run)
     # diffuse or sharpen runs after the exposure in the pipe and spreads its change about 5 pixels
     check_exposure_only_inside(run, spread_px=8 if style else 4)
+
+
+@needs_54
+@pytest.mark.parametrize("how", ["escape", "job-bar-at-preview", "job-bar-at-prepared"])
+def test_darktable_54_cancel_leaves_nothing_behind(tmp_path, with_model, how):
+    """Esc in the picker, or the job bar's cancel while darktable exports: no mask, no temporary file, the image's
+    history as it was (its export is unchanged)."""
+    run = run_darktable(tmp_path, with_model, flip_param=None, in_chroot=True, exposure=2.0, exif=6, raw=True,
+                        escape=how == "escape", cancel_at="" if how == "escape" else how.rsplit("-", 1)[1])
+    assert list(run["scratch"].iterdir()) == [], "temporary exports were left behind"
+    assert not any(run["masks"].rglob("*.*")), list(run["masks"].rglob("*"))
+    before = tifffile.imread(run["before"])
+    assert np.array_equal(before, tifffile.imread(run["after"])), "the image's history changed"
+    if how == "job-bar-at-prepared":  # cancelled before the picker started: it never does
+        assert [c[0] for c in run["calls"] if c[:2] != ["models", "list"]] == ["lua"]
 
 
 STARTUP_LUA = """

@@ -9,6 +9,7 @@ Importing this package does not import tkinter: :func:`run` checks for it and sa
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,8 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     loading = Background(lambda: load_model(job.model, job.device))  # meanwhile darktable may still be exporting
     image = read_image(wait_for(job.image, job.wait))
     times["read"] = time.perf_counter() - start
-    guide = Background(lambda: Guide.load(job.guide, image, job.wait)) if job.guide else None
+    closed = threading.Event()
+    guide = Background(lambda: Guide.load(job.guide, image, job.wait, closed)) if job.guide else None
     model = loading.result()
     times["load"] = time.perf_counter() - start
     session = PickSession(model, image, 1 if guide else job.orientation, guide)
@@ -75,7 +77,12 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     except tkinter.TclError as exc:
         raise DtmaskError(f"cannot open the picker window ({exc}); without a display use `dtmask segment`") from None
     timeline["window"] = time.time()
-    window.run()
+    try:
+        window.run()
+    except BaseException:  # cancelled or failed: nothing more to wait for, and no thread left running
+        closed.set()
+        session.settle()
+        raise
     timeline.update(window.timeline)
     times["encode"] = session.encode_seconds
     t = time.perf_counter()

@@ -11,6 +11,7 @@ Each export is renamed into place once complete; ``NAME.error`` next to it carri
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import orientation
-from ..errors import DtmaskError
+from ..errors import Cancelled, DtmaskError
 from ..geometry import display_to_file, orient_array, unorient_array
 from ..imageio import Image, read_image
 from ..model import Prompts
@@ -26,15 +27,18 @@ from ..model import Prompts
 POLL_SECONDS = 0.05
 
 
-def wait_for(path: str | Path, seconds: float) -> Path:
-    """Wait up to ``seconds`` for ``path`` to appear; ``path.error`` ends the wait with the message it holds.
-    With no time to wait the path is returned as it is (the reader then says what is wrong with it)."""
+def wait_for(path: str | Path, seconds: float, stop: threading.Event | None = None) -> Path:
+    """Wait up to ``seconds`` for ``path`` to appear; ``path.error`` ends the wait with the message it holds, and
+    ``stop`` (the picker closed) ends it as cancelled. With no time to wait the path is returned as it is (the
+    reader then says what is wrong with it)."""
     path = Path(path)
     if seconds <= 0:
         return path
     error = path.with_name(path.name + ".error")
     deadline = time.monotonic() + seconds
     while not path.exists():
+        if stop is not None and stop.is_set():
+            raise Cancelled("cancelled")
         if error.exists():
             message = error.read_text(encoding="utf-8", errors="replace").strip()
             raise DtmaskError(message or f"darktable could not export {path.name}")
@@ -53,9 +57,9 @@ class Guide:
     display: Image
 
     @classmethod
-    def load(cls, path: str | Path, preview: Image, wait: float = 0.0) -> "Guide":
+    def load(cls, path: str | Path, preview: Image, wait: float = 0.0, stop: threading.Event | None = None) -> "Guide":
         """Read the guide (waiting for it) and find the orientation that turns it into the preview."""
-        raster = read_image(wait_for(path, wait))
+        raster = read_image(wait_for(path, wait, stop))
         n = orientation.detect(raster, preview)
         turned = np.ascontiguousarray(orient_array(raster.pixels, n))
         return cls(raster, n, Image(turned, raster.path, raster.notes))

@@ -47,6 +47,11 @@ class Background(Generic[T]):
     def done(self) -> bool:
         return self._done.is_set()
 
+    def wait(self, timeout: float) -> None:
+        """Let the work end (at most `timeout` seconds): a process that exits with a thread still inside
+        onnxruntime or numpy can abort instead of exiting."""
+        self._done.wait(timeout)
+
     def result(self) -> T:
         self._done.wait()
         if self._error is not None:
@@ -249,6 +254,13 @@ class PickSession:
         if self._hover is not None:
             self._hover.close()
             self._hover.settle()
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """After a cancel or an error: let the background work end before the process does."""
+        self.close()
+        for work in (self._encoding, self.guide, self._subject):
+            if work is not None:
+                work.wait(timeout)
 
     # --- the subject: a proposed selection --------------------------------------------------------------------
 
