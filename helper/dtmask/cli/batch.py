@@ -66,7 +66,7 @@ class Progress:
               help="JSON prompts in 0..1 fractions, applied to every photo (see below).")
 @click.option("-j", "--jobs", type=JOBS, default="auto", show_default=True, metavar="N|auto",
               help="Photos processed at once (each worker loads the model and gets its share of the cores); "
-                   "auto: one per core, within the photos and the available memory.")
+                   "auto: one per idle core, within the photos and the available memory.")
 @MODEL_OPTION
 @click.option("--format", "fmt", type=click.Choice(["pfm", "png"]), default="pfm", show_default=True,
               help="Mask format.")
