@@ -1,6 +1,6 @@
 """Embedding cache on disk: a second run on the same picture skips the encoder (the slow part).
 
-Key: hash of the decoded pixels' hash + the model's sha256 + PREPROCESS_VERSION. Entries are .npz files written
+Key: a hash of the pixels' sha1, the model's sha256 and PREPROCESS_VERSION. Entries are .npz files written
 atomically; the cache is bounded (least recently used entries go first) and never breaks a run: an unreadable
 entry is ignored, and a cache that cannot be written is skipped.
 """
