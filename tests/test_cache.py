@@ -1,16 +1,17 @@
 import numpy as np
 
-from dtmask.cache import EmbeddingCache, pixels_key
+from dtmask.cache import EmbeddingCache, embedding_key, pixels_digest
 
 
 def test_round_trip_and_key(tmp_path):
     cache = EmbeddingCache(tmp_path, limit_mb=10)
     a = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
-    key = pixels_key(a, "model-sha")
-    assert key != pixels_key(a, "other-model")
+    key = embedding_key(pixels_digest(a), "model-sha")
+    assert key != embedding_key(pixels_digest(a), "other-model")
     b = a.copy()
     b[0, 0, 0] += 1
-    assert key != pixels_key(b, "model-sha")
+    assert key != embedding_key(pixels_digest(b), "model-sha")
+    assert pixels_digest(a) != pixels_digest(a.reshape(3, 2, 2))  # the same bytes in another shape
     assert cache.get(key) is None
     cache.put(key, {"emb": np.ones((1, 4), np.float32)})
     assert np.array_equal(cache.get(key)["emb"], np.ones((1, 4)))

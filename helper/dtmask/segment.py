@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .errors import DtmaskError, UsageError
 from .imageio import Image, check_folder, mask_format_for, read_image, same_file, write_mask, write_png
@@ -85,6 +86,33 @@ def check_not_reading(path: str, reading: Sequence[str]) -> None:
             raise UsageError(f"{path} is the image being read: write to another file, never over the photo")
 
 
+def read_while_loading(path: str, model: Model | None, model_id: str | None, device: str, hash_pixels: bool,
+                       check: Callable[[Image], None] = lambda image: None) -> tuple[Image, Model]:
+    """Read the image (hash its pixels for the embedding cache, then ``check`` it) in a thread while the model
+    loads.
+
+    Reading and hashing spend their time in calls that release the GIL (the file read, sha1), session loading
+    holds it: the two overlap. The image's errors and ``check``'s come first, as when reading went first.
+    """
+    def read() -> Image:
+        image = read_image(path)
+        check(image)
+        if hash_pixels:
+            image.digest  # noqa: B018 - computed now, while the model loads
+        return image
+
+    if model is not None:
+        return read(), model
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(read)
+        try:
+            model = load_model(model_id, device)
+        except BaseException:
+            reading.result()  # a bad image or bad prompts are the first thing to say
+            raise
+        return reading.result(), model
+
+
 def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     """Read, encode (or reuse the cached embedding), decode, upsample and write the mask atomically."""
     times: dict[str, float] = {}
@@ -100,18 +128,18 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
         times[name] = now - since
         return now
 
+    def check(image: Image) -> None:
+        prompts = job.prompts_for(image)
+        if job.subject:
+            from .subject import check_extra_prompts
+            check_extra_prompts(prompts, image.width, image.height)
+        else:
+            prompts.validate(image.width, image.height)
+
     t = start
-    image = read_image(job.image)
+    image, model = read_while_loading(job.image, model, job.model, job.device, job.use_cache, check)
     t = lap("read", t)
     prompts = job.prompts_for(image)
-    if job.subject:
-        from .subject import check_extra_prompts
-        check_extra_prompts(prompts, image.width, image.height)
-    else:
-        prompts.validate(image.width, image.height)
-    if model is None:
-        model = load_model(job.model, job.device)
-        t = lap("load", t)
     embedding = model.encode(image, use_cache=job.use_cache)
     t = lap("encode", t)
     if job.subject:

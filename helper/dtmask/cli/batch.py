@@ -10,6 +10,22 @@ from .. import batch as pipeline
 from .common import DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OPTION, print_json, say
 
 
+class Jobs(click.ParamType):
+    """``--jobs``: a worker count from 1 to 64, or ``auto`` (0 for the pipeline)."""
+
+    name = "jobs"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "auto":
+            return 0 if value == "auto" else value
+        if isinstance(value, str) and value.isdigit() and 1 <= int(value) <= 64:
+            return int(value)
+        self.fail(f"{value!r} is not a number from 1 to 64 or 'auto'", param, ctx)
+
+
+JOBS = Jobs()
+
+
 class Progress:
     """A progress bar on stderr when it is a terminal, else one line per photo; failures always get a line."""
 
@@ -48,8 +64,9 @@ class Progress:
 @click.option("--subject", is_flag=True, help="Mask each photo's main subject (no prompts needed).")
 @click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="JSON prompts in 0..1 fractions, applied to every photo (see below).")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, metavar="N",
-              help="Photos processed at once (each worker loads the model and gets its share of the cores).")
+@click.option("-j", "--jobs", type=JOBS, default="auto", show_default=True, metavar="N|auto",
+              help="Photos processed at once (each worker loads the model and gets its share of the cores); "
+                   "auto: one per idle core, within the photos and the available memory.")
 @MODEL_OPTION
 @click.option("--format", "fmt", type=click.Choice(["pfm", "png"]), default="pfm", show_default=True,
               help="Mask format.")
