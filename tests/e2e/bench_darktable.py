@@ -44,6 +44,7 @@ dt.control.dispatch(function()
     for i = 1, #dt.styles do
       if dt.styles[i].name:find({style}, 1, true) then dt.styles.apply(dt.styles[i], img) end
     end
+    dt.control.sleep(10000)  -- darktable renders the edited thumbnail meanwhile; a user edits long before
   end
   s.dtmask.on_stage = mark
   mark("shortcut")
@@ -63,12 +64,14 @@ end)
 
 
 def photo(megapixels: float) -> np.ndarray:
-    """scikit-image's astronaut, stretched to about `megapixels` at 3:2 (even sides, for the Bayer phase)."""
+    """scikit-image's astronaut, stretched to about `megapixels` at 3:2 (even sides, for the Bayer phase), with
+    fresh grain each run: an embedding cached by an earlier run must not pose as a first mask."""
     from skimage import data, transform
 
     h = int(round((megapixels * 1e6 / 1.5) ** 0.5 / 2)) * 2
     w = int(round(h * 1.5 / 2)) * 2
-    return (transform.resize(data.astronaut(), (h, w), order=1) * 255).astype(np.uint8)
+    grain = np.random.default_rng().normal(0, 2, (h, w, 1))
+    return np.clip(transform.resize(data.astronaut(), (h, w), order=1) * 255 + grain, 0, 255).astype(np.uint8)
 
 
 def run(tree: Path, megapixels: float, heavy: bool, script_frame: str, work: Path) -> dict:
