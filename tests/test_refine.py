@@ -209,3 +209,4 @@ def test_matte_is_a_stage_of_refine_mask():
     soft = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo)
     hard = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo, options=Refinement().without(["matte"]))
     assert set(np.unique(hard)) == {0.0, 1.0} and ((soft > 0.05) & (soft < 0.95)).sum() > 100
+    assert np.array_equal(soft > 0.5, hard > 0.5)  # the matte softens the edge, it never moves it

