@@ -539,6 +539,7 @@ def clean_components(mask: np.ndarray, points: Sequence[Point] = (), negatives: 
 # --- matte ---------------------------------------------------------------------------------------------------
 
 MATTE_TILE = 128  # pixels a side of the matte's work tiles
+MATTE_SAMPLES = 4  # the band's radius in samples of the matte's working grid
 HELD_IN = np.nextafter(np.float32(0.5), np.float32(1))  # the least alpha that still counts as inside
 
 
@@ -557,14 +558,19 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 12.0, eps: float 
     coarser than the pixels.
     """
     height, width = mask.shape
-    step = max(1, int(round(radius / GUIDED_SAMPLES)))
+    step = max(1, int(round(radius / MATTE_SAMPLES)))
     r = max(1, int(round(radius / step)))
     white = _white(guide)
-    for r0, r1, c0, c1 in _edge_tiles(mask, MATTE_TILE):
+    for r0, r1, c0, c1 in _band_tiles(mask, MATTE_TILE, radius):
         margin = (3 * r + 2) * step
         ys = _sample_centres(max(0, r0 - margin), min(height, r1 + margin), step)
         xs = _sample_centres(max(0, c0 - margin), min(width, c1 + margin), step)
-        p = _block_mean(mask[..., None], ys, xs, step)[..., 0]
+        y_lo, x_lo = int(round(ys[0] - (step - 1) / 2)), int(round(xs[0] - (step - 1) / 2))
+        local = guide[y_lo:y_lo + len(ys) * step, x_lo:x_lo + len(xs) * step].astype(np.float32) / white
+        stack = np.concatenate([local, (local * local).sum(axis=2, keepdims=True),
+                                mask[y_lo:y_lo + local.shape[0], x_lo:x_lo + local.shape[1], None]], axis=2)
+        small = _block_mean(stack, ys - y_lo, xs - x_lo, step)  # colour, squared norm, mask per sample
+        p = small[..., -1]
         near = _box_mean(((p > 0) & (p < 1)).astype(np.float32), r) > 0  # the band, on the working grid
         rows, cols = np.arange(r0, r1), np.arange(c0, c1)
         nearest = (np.clip(np.round((rows - ys[0]) / step).astype(np.intp), 0, len(ys) - 1)[:, None],
@@ -572,10 +578,7 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 12.0, eps: float 
         band = near[nearest]
         if not band.any():
             continue
-        y_lo, x_lo = int(round(ys[0] - (step - 1) / 2)), int(round(xs[0] - (step - 1) / 2))
-        local = guide[y_lo:y_lo + len(ys) * step, x_lo:x_lo + len(xs) * step].astype(np.float32) / white
-        moments = np.concatenate([local, (local * local).sum(axis=2, keepdims=True)], axis=2)
-        colours = _known_colours(_block_mean(moments, ys - y_lo, xs - x_lo, step), p, near, 2 * r)
+        colours = _known_colours(small[..., :-1], p, near, 2 * r)
         colours = _bilinear(colours, (rows - ys[0]) / step, (cols - xs[0]) / step)[band]
         c = guide.shape[2]
         fore, back, spread = colours[:, :c], colours[:, c:2 * c], colours[:, 2 * c]
@@ -607,17 +610,22 @@ def _known_colours(small: np.ndarray, p: np.ndarray, band: np.ndarray, k: int) -
     return np.concatenate([fore[..., :c], back[..., :c], spread[..., None]], axis=-1)
 
 
-def _edge_tiles(mask: np.ndarray, tile: int) -> list[tuple[int, int, int, int]]:
-    """Pixel boxes (r0, r1, c0, c1) of the ``tile``-sided tiles where the 0/1 mask is neither all 0 nor all 1, and
-    their neighbours (an edge near a tile's side has its band in the next tile)."""
+def _band_tiles(mask: np.ndarray, tile: int, radius: float) -> list[tuple[int, int, int, int]]:
+    """Pixel boxes (r0, r1, c0, c1) of the ``tile``-sided tiles that hold pixels within ``radius`` of an edge of
+    the 0/1 mask. Edges are found on cells of a quarter tile (neither all 0 nor all 1), grown by the radius."""
     height, width = mask.shape
-    starts_y, starts_x = np.arange(0, height, tile), np.arange(0, width, tile)
+    cell = tile // 4
+    starts_y, starts_x = np.arange(0, height, cell), np.arange(0, width, cell)
     sums = np.add.reduceat(np.add.reduceat(mask, starts_x, axis=1), starts_y, axis=0)
     areas = np.outer(np.diff(starts_y, append=height), np.diff(starts_x, append=width))
-    edge = (sums > 0) & (sums < areas)
-    grown = _box_mean(edge.astype(np.float32), 1) > 0
+    edge = ((sums > 0) & (sums < areas)).astype(np.float32)
+    band = _box_mean(edge, int(np.ceil(radius / cell))) > 0
+    rows, cols = -(-band.shape[0] // 4), -(-band.shape[1] // 4)
+    padded = np.zeros((rows * 4, cols * 4), bool)
+    padded[:band.shape[0], :band.shape[1]] = band
+    hit = padded.reshape(rows, 4, cols, 4).any(axis=(1, 3))
     return [(ty * tile, min(height, (ty + 1) * tile), tx * tile, min(width, (tx + 1) * tile))
-            for ty, tx in zip(*np.nonzero(grown))]
+            for ty, tx in zip(*np.nonzero(hit))]
 
 
 # --- feather -----------------------------------------------------------------------------------------------
