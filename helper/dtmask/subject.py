@@ -57,7 +57,7 @@ RING_CELLS = 4  # width of the ring around a proposal for its contrast, in decod
 # growing the winner to the whole object (grown): a larger ambiguity mask must be this many times its size, hold
 # this much of it, be predicted this good and this stable, cover less of the frame than this, and lose at most
 # this much saliency
-GROW_FACTOR, GROW_COVER, GROW_SCORE, GROW_STABILITY, GROW_AREA, GROW_DROP = 1.5, 0.6, 0.85, 0.75, 0.8, 2.0
+GROW_FACTOR, GROW_COVER, GROW_SCORE, GROW_STABILITY, GROW_AREA, GROW_DROP = 1.5, 0.6, 0.85, 0.75, 0.8, 1.5
 
 
 @dataclass(frozen=True)
