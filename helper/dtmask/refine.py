@@ -10,9 +10,9 @@ Stages, each switchable through :class:`Refinement`:
 - ``holes``: fill holes smaller than a fraction of the object, unless a negative click marks them as real.
 - ``zoom`` (run by :meth:`dtmask.Model.decode`): small objects are decoded again on a crop encoded at the model's
   full resolution; its logits replace the global ones inside the crop.
-- ``matte``: a soft alpha along the edge, where the photo says the edge is soft (fur, hair, grass): within
-  ``matte_radius`` of the mask's edge a guided filter with the photo as guide turns the 0/1 mask into an alpha
-  (He et al.'s "guided feathering"); where the photo's edge is sharp its output stays sharp.
+- ``matte``: a soft alpha along the edge where the photo shows one (fur, hair, grass): within ``matte_radius``
+  of the mask's edge each pixel's colour is unmixed into the object's and the background's colours nearby;
+  the mask's 0.5 edge never moves, so a hard edge stays where the stages above put it.
 - ``feather``: an optional soft edge in pixels.
 """
 
