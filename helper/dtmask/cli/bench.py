@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..refine import STAGES
 from .common import say
 
 
@@ -44,17 +45,20 @@ def speed(megapixels, model_id, repeat, batch_photos):
 @click.option("--max-clicks", type=click.IntRange(min=1, max=100), default=20, show_default=True,
               help="Clicks per image before giving up.")
 @click.option("--raw", is_flag=True, help="Turn all mask refinement off (the model's own upsampled logits).")
+@click.option("--no-refine", "skip", multiple=True, type=click.Choice(sorted(STAGES)), metavar="STAGE",
+              help="Turn one refinement stage off (repeatable), as `dtmask segment --no-refine` does.")
 @click.option("--prompt", type=click.Choice(["click", "stroke"]), default="click", show_default=True,
               help="First prompt: the standard click, or a brush stroke along the object's medial axis.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the results as JSON here.")
-def quality(folder, model_id, max_clicks, raw, prompt, json_out):
+def quality(folder, model_id, max_clicks, raw, skip, prompt, json_out):
     """Mask quality with the standard click protocol (NoC@85/90, NoF@90, mIoU@1/3/5, boundary F).
 
     The first click goes to the object's deepest point, each next one to the centre of the largest error,
     with the previous mask fed back. As in the picker, a click decodes without the zoom stage ("click ms")
     and the scored mask is what Apply makes from it ("refine ms"). Run once with --raw and once without to
-    see what refinement gains, and with --prompt stroke to see whether a stroke beats a first click.
-    Needs the bench extra (scikit-image, scipy).
+    see what refinement gains (--no-refine STAGE: what one stage gains), and with --prompt stroke to see
+    whether a stroke beats a first click. Images with a NAME_alpha.png (make-set's soft-alpha composites) also
+    get the mean absolute alpha error over their soft band. Needs the bench extra (scikit-image, scipy).
 
     \b
     Example:
@@ -70,7 +74,7 @@ def quality(folder, model_id, max_clicks, raw, prompt, json_out):
 
     model = load_model(model_id)
     click.echo(quality_bench.HEADER, err=True)
-    summary = quality_bench.run(folder, model, raw=raw, max_clicks=max_clicks, log=say, prompt=prompt)
+    summary = quality_bench.run(folder, model, raw=raw, max_clicks=max_clicks, log=say, prompt=prompt, skip=skip)
     click.echo(quality_bench.table(summary))
     if json_out:
         with open(json_out, "w") as f:
@@ -83,17 +87,22 @@ def quality(folder, model_id, max_clicks, raw, prompt, json_out):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: the same seed, the same set.")
 @click.option("--max-mp", type=click.FloatRange(min=0.1, max=100), default=24, show_default=True,
               help="Largest image size in megapixels.")
-def make_set(folder, count, seed, max_mp):
+@click.option("--fur", type=click.IntRange(min=0, max=200), default=4, show_default=True,
+              help="Soft-alpha composites to add (fur, hair, grass strands; NAME_alpha.png holds the exact alpha).")
+def make_set(folder, count, seed, max_mp, fur):
     """Write a quality data set into FOLDER: real photos with pasted objects and exact masks.
 
     Objects cut with generated masks (blobs, rings with holes, thin branches, a horse silhouette), hard and
-    soft edges, low contrast, small objects in frames up to 24 MP. Needs the bench extra (scikit-image, scipy).
+    soft edges, low contrast, small objects in frames up to 24 MP; then soft-alpha composites: bodies fringed
+    with thin, partly transparent strands, their exact 16-bit alpha in NAME_alpha.png. Needs the bench extra
+    (scikit-image, scipy).
     """
     from ..bench import require_extra
 
     require_extra("make-set")
     from ..bench import makeset
 
-    for recipe in makeset.make_set(folder, count, seed, max_mp):
+    for recipe in makeset.make_set(folder, count, seed, max_mp, fur):
         say(f"{recipe.name}: {recipe.width}x{recipe.height} {recipe.shape} on {recipe.background}"
-            f"{', soft edge' if recipe.soft else ''}{', low contrast' if recipe.low_contrast else ''}")
+            f"{', soft edge' if recipe.soft else ''}{', low contrast' if recipe.low_contrast else ''}"
+            f"{f', {recipe.strands} strands' if recipe.strands else ''}")

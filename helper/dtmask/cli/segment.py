@@ -36,7 +36,7 @@ from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OP
               help="Also write a picture of the mask over the photo, to check it by eye.")
 @click.option("--no-cache", is_flag=True, help="Do not use or store the cached image embedding.")
 @click.option("--no-refine", "skip", multiple=True, type=click.Choice([*STAGES, "all"]), metavar="STAGE",
-              help="Turn a refinement stage off (repeatable): edges, components, holes, zoom, first-choice; "
+              help="Turn a refinement stage off (repeatable): edges, components, holes, zoom, matte, first-choice; "
                    "all gives the model's raw mask. See the README's mask refinement.")
 @click.option("--subject", is_flag=True,
               help="No clicks: select the photo's main subject (--negative / --negative-stroke still remove).")
