@@ -127,13 +127,6 @@ function M.stem(filename)
   return (filename:gsub("%.[^.]*$", ""))
 end
 
---- <stem>_<image id>_<timestamp>.pfm: new name every run, as darktable does not re-read a changed file
-function M.mask_name(filename, imgid, timestamp)
-  local stem = M.stem(filename):gsub("[%c/\\:*?\"<>|]", "_")
-  if #stem > 100 then stem = stem:sub(1, 100) end
-  return string.format("%s_%d_%s.pfm", stem, imgid, timestamp)
-end
-
 function M.join(folder, name)
   local sep = M.is_windows() and "\\" or "/"
   if folder:sub(-1) == "/" or folder:sub(-1) == "\\" then return folder .. name end
@@ -152,14 +145,6 @@ local function read_file(path)
   local text = f:read("a")
   f:close()
   return text
-end
-
-local function make_dir(path)
-  if M.is_windows() then
-    os.execute('if not exist ' .. M.quote(path) .. ' mkdir ' .. M.quote(path))
-  else
-    os.execute("mkdir -p " .. M.quote(path))
-  end
 end
 
 -- JSON (the helper prints one object) ------------------------------------------------------------------------
@@ -415,17 +400,31 @@ local function history_file(image, tag, temp)
   return path
 end
 
+--- the helper arguments that name an image's masks: the mask folder, the photo's file name and its id
+local function photo_args(args, image)
+  for _, a in ipairs({ "--mask-dir", M.mask_folder(), "--photo", image.filename, "--image-id", tostring(image.id) }) do
+    args[#args + 1] = a
+  end
+  return args
+end
+
 --- one helper run writes every style a selection needs: the preview and guide export styles (the history kept to
---- its lean modules, geometry off) and the style that attaches `mask`; returns their {path=, name=} by kind
-local function prepare(image, scratch, tag, mask, temp)
-  local args = { "lua", "prepare", "--out-dir", dt.configuration.tmp_dir, "--tag", tag, "--mask", mask }
+--- its lean modules, geometry off) and the styles that attach the mask (`mask_off` first when the name exists);
+--- returns their {path=, name=} by kind, and `target`: the mask's name, files, prompts to edit, files it replaces.
+--- `opts.name`: the mask's name (nil: the next free default); `opts.edit`: start from its saved prompts
+local function prepare(image, scratch, tag, temp, opts)
+  local args = photo_args({ "lua", "prepare", "--out-dir", dt.configuration.tmp_dir, "--tag", tag }, image)
   local history = history_file(image, tag, temp)
   if history then table.insert(args, 3, history) end
+  if opts.name and opts.name ~= "" then args[#args + 1] = "--name" args[#args + 1] = opts.name end
+  if opts.edit then args[#args + 1] = "--edit" end
   local ev = os.getenv("DTMASK_STYLE_EXPOSURE")   -- tests: also blend an exposure through the mask
   if ev and ev ~= "" then args[#args + 1] = "--exposure" args[#args + 1] = ev end
   local styles, rc, msg = M.run_helper(args, scratch)
   if not styles then error(msg, 0) end
-  for _, kind in ipairs({ "preview", "guide", "mask" }) do temp[#temp + 1] = styles[kind].path end
+  for _, kind in ipairs({ "preview", "guide", "mask", "mask_off" }) do
+    if styles[kind] then temp[#temp + 1] = styles[kind].path end
+  end
   return styles
 end
 
@@ -469,10 +468,11 @@ local function wait_for_exports(run)
 end
 
 --- refuse a mask whose size is not the raster mask's input (cameras whose pixels darktable rotates or scales)
-local function check_raster_size(image, width, height, mask)
+local function check_raster_size(image, width, height, target)
   local w, h = M.raster_size(image)
   if w and (width ~= w or height ~= h) then
-    os.remove(mask)
+    os.remove(target.mask)
+    os.remove(target.prompts)
     error(string.format(_("the export is %dx%d but the raster mask needs %dx%d (this camera's pixels are rotated "
       .. "or scaled); no mask written"), width, height, w, h), 0)
   end
@@ -480,10 +480,23 @@ end
 
 -- attaching --------------------------------------------------------------------------------------------------
 
-local function attach(image, style_file)
+local function apply_style_file(image, style_file)
   local style = import_style(style_file.path, style_file.name)
   local ok, err = pcall(dt.styles.apply, style, image)
   style:delete()
+  if not ok then error(err, 0) end
+end
+
+--- attach the target's mask: a name selected again is switched off with its new file, then on, so that the same
+--- instance reads it (darktable adds a new instance otherwise); then the previous version's files go. When
+--- attaching fails, the new files go instead and the mask stays as it was.
+local function attach(image, styles)
+  local target = styles.target
+  local ok, err = pcall(function()
+    if styles.mask_off then apply_style_file(image, styles.mask_off) end
+    apply_style_file(image, styles.mask)
+  end)
+  for _, f in ipairs(ok and target.replaces or { target.mask, target.prompts }) do os.remove(f) end
   if not ok then error(err, 0) end
 end
 
@@ -509,21 +522,21 @@ local function add_panel_options(args)
   return args
 end
 
---- the picker's command line: it opens on the preview while darktable still exports the guide; model and edge
---- feathering from the panel
-function M.pick_args(preview, guide, mask)
-  local args = add_panel_options({ "pick", preview, "--guide", guide, "--wait", tostring(WAIT_SECONDS),
-    "-o", mask, "--json" })
-  local script = os.getenv("DTMASK_PICK_SCRIPT")   -- tests: scripted prompts in the picker's displayed pixels
-  if script and script ~= "" then args[#args + 1] = "--script" args[#args + 1] = script end
+--- the prompts options for a target: save them next to the mask, and start from the saved ones when editing
+local function add_prompts_options(args, target)
+  args[#args + 1] = "--save-prompts" args[#args + 1] = target.prompts
+  if target.edit then args[#args + 1] = "--prompts" args[#args + 1] = target.edit end
   return args
 end
 
---- a new mask file for `image` in a run tagged "<image id>_<timestamp>"; creates the mask folder
-local function new_mask_path(image, tag)
-  local folder = M.mask_folder()
-  make_dir(folder)
-  return M.join(folder, M.mask_name(image.filename, image.id, tag:match("_(.*)$")))
+--- the picker's command line: it opens on the preview while darktable still exports the guide; the target's
+--- mask and prompts files (from prepare); model and edge feathering from the panel
+function M.pick_args(preview, guide, target)
+  local args = add_panel_options(add_prompts_options({ "pick", preview, "--guide", guide, "--wait",
+    tostring(WAIT_SECONDS), "-o", target.mask, "--json" }, target))
+  local script = os.getenv("DTMASK_PICK_SCRIPT")   -- tests: scripted prompts in the picker's displayed pixels
+  if script and script ~= "" then args[#args + 1] = "--script" args[#args + 1] = script end
+  return args
 end
 
 --- what the job bar's cancel button does, for scripts and tests: the running helper is stopped, nothing new starts
@@ -535,10 +548,10 @@ function M.stage(name)
   if M.on_stage then pcall(M.on_stage, name) end
 end
 
-local function tell_where(mask)
+local function tell_where(mask, name)
   if M.can_attach() then
-    dt.print(string.format(_("dtmask: mask attached as \"external raster mask dtmask\"; in any module choose "
-      .. "blending > raster mask > it. File: %s"), mask))
+    dt.print(string.format(_("dtmask: mask attached as \"external raster mask %s\"; in any module choose "
+      .. "blending > raster mask > it. File: %s"), name, mask))
   else
     dt.print(string.format(_("dtmask: mask saved as %s. This darktable (Lua API %s) has no external raster "
       .. "mask module: darktable 5.2 or newer can use it."), mask, dt.configuration.api_version_string))
@@ -546,10 +559,11 @@ local function tell_where(mask)
 end
 
 --- pick on `image`: the styles, the exports in a thread of their own, the picker meanwhile, then attach
-local function pick(image, tag, scratch, run)
-  local mask = new_mask_path(image, tag)
-  run.mask = mask
-  local styles = prepare(image, scratch, tag, mask, run.temp)
+local function pick(image, tag, scratch, run, opts)
+  local styles = prepare(image, scratch, tag, run.temp, opts)
+  local target = styles.target
+  run.target = target
+  local mask = target.mask
   M.stage("prepared")
   run.exports = {
     { kind = "preview", style = styles.preview, path = scratch .. "-preview.tif", size = PREVIEW_SIZE },
@@ -559,21 +573,23 @@ local function pick(image, tag, scratch, run)
     for _, f in ipairs({ e.path, e.path .. ".error" }) do run.temp[#run.temp + 1] = f end
   end
   start_exports(run)
-  local result, rc, msg = M.run_helper(M.pick_args(run.exports[1].path, run.exports[2].path, mask), scratch)
+  local result, rc, msg = M.run_helper(M.pick_args(run.exports[1].path, run.exports[2].path, target), scratch)
   wait_for_exports(run)
   if not result then error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0) end
   M.stage("picked")
-  check_raster_size(image, result.width, result.height, mask)
-  M.last = { mask = mask, score = result.score }
+  check_raster_size(image, result.width, result.height, target)
+  M.last = { mask = mask, score = result.score, name = target.name }
   if M.can_attach() then
-    attach(image, styles.mask)
+    attach(image, styles)
     M.stage("attached")
   end
-  tell_where(mask)
+  tell_where(mask, target.name)
 end
 
---- the whole flow for one image; runs until the picker is closed (call it from dt.control.dispatch)
-function M.select_object(image)
+--- the whole flow for one image; runs until the picker is closed (call it from dt.control.dispatch).
+--- `name`: the mask's name (nil: the next free "dtmask N"); a name the image has is replaced in place.
+--- `edit`: reopen the picker on that mask's saved prompts.
+function M.select_object(image, name, edit)
   if current then
     dt.print(_("dtmask: a selection is already running"))
     return false
@@ -584,10 +600,13 @@ function M.select_object(image)
   local job = dt.gui.create_job(_("dtmask: select object"), true, function() cancel_running() end)
   job.percent = 0.1
   local run = { image = image, exports = {}, temp = {}, exporting = false }
-  local ok, err = pcall(pick, image, tag, scratch, run)
+  local ok, err = pcall(pick, image, tag, scratch, run, { name = name, edit = edit })
   wait_for_exports(run)   -- nothing is removed while darktable still writes it
   for _, f in ipairs(run.temp) do os.remove(f) end
-  if not ok and run.mask then os.remove(run.mask) end   -- a cancelled or failed run leaves no stray mask
+  if not ok and run.target then   -- a cancelled or failed run leaves no stray mask (the previous version stays)
+    os.remove(run.target.mask)
+    os.remove(run.target.prompts)
+  end
   job.valid = false
   current = nil
   if not ok then
@@ -609,20 +628,30 @@ local function target_image()
   return images and images[1] or nil
 end
 
-function M.action()
+--- the mask name typed in the panel (nil: the next free default)
+function M.panel_name() return nil end
+
+--- select (edit: reopen on its saved prompts) the mask named in the panel on the image the user means
+function M.action(edit)
   local image = target_image()
   if not image then
     dt.print(_("dtmask: open an image in the darkroom first"))
     return
   end
-  dt.control.dispatch(function() M.select_object(image) end)
+  local name = M.panel_name()
+  if edit and not name then
+    dt.print(_("dtmask: choose the mask to edit in the panel's list"))
+    return
+  end
+  dt.control.dispatch(function() M.select_object(image, name, edit) end)
 end
 
 -- subject masks for many images ------------------------------------------------------------------------------
 
 --- the helper's command line for one subject mask: model and edge feathering from the panel
-function M.subject_args(raster_tif, mask)
-  return add_panel_options({ "segment", raster_tif, "--subject", "-o", mask, "--json" })
+function M.subject_args(raster_tif, target)
+  return add_panel_options(add_prompts_options({ "segment", raster_tif, "--subject", "-o", target.mask, "--json" },
+    target))
 end
 
 --- one image's subject mask, as select_object makes a picked one: the guide export, the helper's
@@ -632,18 +661,18 @@ function M.subject_mask(image, tag)
   current.pidfile = scratch .. "-pid"
   local temp = {}
   local ok, result = pcall(function()
-    local mask = new_mask_path(image, tag)
-    local styles = prepare(image, scratch, tag, mask, temp)
+    local styles = prepare(image, scratch, tag, temp, {})
+    local target = styles.target
     local guide = scratch .. "-guide.tif"
     temp[#temp + 1] = guide
     export_into_place(image, styles.guide, guide, 0)
     if current.cancelled then error(_("cancelled"), 0) end
-    local out, rc, msg = M.run_helper(M.subject_args(guide, mask), scratch)
+    local out, rc, msg = M.run_helper(M.subject_args(guide, target), scratch)
     if not out then error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0) end
-    check_raster_size(image, out.width, out.height, mask)
-    if M.can_attach() then attach(image, styles.mask) end
-    M.last = { mask = mask, score = out.score }
-    return mask
+    check_raster_size(image, out.width, out.height, target)
+    if M.can_attach() then attach(image, styles) end
+    M.last = { mask = target.mask, score = out.score, name = target.name }
+    return target.mask
   end)
   for _, f in ipairs(temp) do os.remove(f) end
   if not ok then error(result, 0) end
@@ -704,7 +733,7 @@ function M.subject_masks(images)
   if done == nil then return false end
   local text = M.summary(title, #images, done, failed, cancelled)
   if done > 0 then
-    text = text .. (M.can_attach() and _("; attached as \"external raster mask dtmask\"")
+    text = text .. (M.can_attach() and _("; attached as \"external raster mask dtmask N\"")
       or string.format(_("; saved in %s"), M.mask_folder()))
   end
   dt.print(text)
@@ -723,6 +752,35 @@ function M.subject_action()
   dt.control.dispatch(function() M.subject_masks(images) end)
 end
 
+-- the masks an image has --------------------------------------------------------------------------------------
+
+--- the image's masks from the helper's index: {masks = {{name=, mask=, prompts=, instance=}, ...}, next = name}
+function M.masks(image)
+  local out, _, msg = M.run_helper(photo_args({ "lua", "masks" }, image),
+    M.join(dt.configuration.tmp_dir, "dtmask-masks-" .. image.id))
+  if not out then error(msg, 0) end
+  return out
+end
+
+--- remove the mask `name` from `image`: its files are deleted and (darktable >= 5.2) its instance switched off;
+--- the image's other masks are untouched. Returns true on success.
+function M.remove_mask(image, name)
+  local tag = string.format("%d_%s", image.id, os.date("%Y%m%d-%H%M%S"))
+  local scratch = M.join(dt.configuration.tmp_dir, "dtmask-" .. tag)
+  local ok, err = pcall(function()
+    local out, _, msg = M.run_helper(photo_args({ "lua", "masks", "--remove", name, "--out-dir",
+      dt.configuration.tmp_dir, "--tag", tag }, image), scratch)
+    if not out then error(msg, 0) end
+    local applied, aerr = true, nil
+    if M.can_attach() then applied, aerr = pcall(apply_style_file, image, out.off) end
+    os.remove(out.off.path)
+    if not applied then error(aerr, 0) end
+  end)
+  if not ok then dt.print("dtmask: " .. tostring(err):gsub("^dtmask: ", "")) end
+  for _, fn in ipairs(M.listeners) do pcall(fn, M.last) end
+  return ok
+end
+
 -- user interface ---------------------------------------------------------------------------------------------
 
 local ui = { registered = false }
@@ -739,6 +797,18 @@ local function fill_models()
   end
   ui.model_ids = list
   if #list > 0 then ui.models.selected = index end
+end
+
+--- the panel's list of the masks of the image the user means, and its name entry's hint
+local function show_masks()
+  local image = target_image()
+  if not (ui.masks and image) then return end
+  local ok, found = pcall(M.masks, image)
+  if not ok then return end
+  local names = { "" }
+  for _, m in ipairs(found.masks) do names[#names + 1] = m.name end
+  for i = 1, math.max(#ui.masks, #names) do ui.masks[i] = names[i] end
+  ui.name.placeholder = found.next
 end
 
 local function show_last(last)
@@ -773,6 +843,31 @@ local function build_ui()
     dt.preferences.write(MODULE, "feather", "integer", math.floor(value))
     return value
   end
+  ui.name = dt.new_widget("entry") {
+    text = "", placeholder = "dtmask 1",
+    tooltip = _("the mask's name: a new name adds a mask, a name the image has replaces that mask (empty: the "
+      .. "next free \"dtmask N\")"),
+  }
+  M.panel_name = function()
+    local text = ui.name.text
+    return (text and text ~= "") and text or nil
+  end
+  ui.masks = dt.new_widget("combobox") {
+    label = _("masks"), tooltip = _("the masks this image has: choose one to replace, edit or remove it"),
+    changed_callback = function(self) ui.name.text = self.value or "" end,
+    "",
+  }
+  ui.edit = dt.new_widget("button") {
+    label = _("edit mask"), tooltip = _("reopen the picker on the chosen mask's clicks"),
+    clicked_callback = function() M.action(true) end,
+  }
+  ui.remove = dt.new_widget("button") {
+    label = _("remove mask"), tooltip = _("delete the chosen mask (its instance is switched off)"),
+    clicked_callback = function()
+      local image, name = target_image(), M.panel_name()
+      if image and name then dt.control.dispatch(function() M.remove_mask(image, name) end) end
+    end,
+  }
   ui.subject = dt.new_widget("button") {
     label = _("subject masks for selected images"),
     tooltip = _("mask the main subject of each selected image, no clicks (a job you can cancel)"),
@@ -780,10 +875,12 @@ local function build_ui()
   }
   ui.last = dt.new_widget("label") { label = _("no mask yet"), ellipsize = "middle" }
   M.listeners[#M.listeners + 1] = show_last
+  M.listeners[#M.listeners + 1] = show_masks
   dt.register_lib(MODULE, _("AI object mask"), true, false,
     { [dt.gui.views.lighttable] = { "DT_UI_CONTAINER_PANEL_RIGHT_CENTER", 100 },
       [dt.gui.views.darkroom] = { "DT_UI_CONTAINER_PANEL_LEFT_CENTER", 100 } },
-    dt.new_widget("box") { orientation = "vertical", ui.button, ui.subject, ui.models, ui.feather, ui.last },
+    dt.new_widget("box") { orientation = "vertical", ui.name, ui.button, ui.masks, ui.edit, ui.remove, ui.subject,
+      ui.models, ui.feather, ui.last },
     nil, nil)
   ui.registered = true
   dt.control.dispatch(fill_models)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dtmask import dtstyle
+from dtmask import dtstyle, masks
 from dtmask.errors import UsageError
 
 # a style darktable 4.2.1 exported with dt.styles.create + export (flip rotated, crop), iop_list shortened
@@ -143,8 +143,10 @@ def test_prepare_writes_lean_export_styles_and_the_mask_style(tmp_path: Path):
     parsed.plugins += [dtstyle.Plugin(2, "exposure", 6, "00", True, "aa", 11),
                        dtstyle.Plugin(3, "diffuse", 2, "01", True, "bb", 13, 0, "fine details", 1)]
     history.write_bytes(dtstyle.to_xml(parsed))
-    mask = tmp_path / "masks" / "photo_12_x.pfm"  # not written yet: the picker writes it later
-    out = dtstyle.prepare(history, tmp_path, "12_20250101-120000", mask, exposure_ev=2.0)
+    out = masks.prepare_selection(history, tmp_path, "12_20250101-120000", tmp_path / "masks", "photo.dng", 12,
+                                  exposure_ev=2.0)
+    mask = Path(out["target"]["mask"])  # not written yet: the picker writes it later
+    assert mask == tmp_path / "masks" / "photo_12_dtmask-1_20250101-120000.pfm"
     assert out["preview"]["name"] == "dtmask_preview_12_20250101-120000"
     preview = dtstyle.parse(Path(out["preview"]["path"]).read_bytes())
     guide = dtstyle.parse(Path(out["guide"]["path"]).read_bytes())
@@ -153,12 +155,13 @@ def test_prepare_writes_lean_export_styles_and_the_mask_style(tmp_path: Path):
     assert {p.operation: p.enabled for p in preview.plugins} == {"crop": False, "flip": True, "exposure": True}
     assert {p.operation: p.enabled for p in guide.plugins} == {"crop": False, "flip": False, "exposure": True}
     attach = dtstyle.parse(Path(out["mask"]["path"]).read_bytes())
-    assert attach.name == out["mask"]["name"] == "dtmask photo_12_x"
+    assert attach.name == out["mask"]["name"] == "dtmask photo_12_dtmask-1_20250101-120000"
     raster, exposure = attach.plugins
+    assert raster.multi_name == exposure.multi_name == "dtmask 1" and "mask_off" not in out
     assert dtstyle.decode_params(raster.op_params)[4:4 + len(str(mask.parent))] == str(mask.parent).encode()
     assert struct.unpack("<iffffii", dtstyle.decode_params(exposure.op_params))[2] == 2.0
     with pytest.raises(UsageError):
-        dtstyle.prepare(history, tmp_path, "bad tag/..", mask)
+        masks.prepare_selection(history, tmp_path, "bad tag/..", tmp_path / "masks", "photo.dng", 12)
 
 
 def test_lean_keeps_the_development_modules_and_drops_the_rest():

@@ -20,11 +20,16 @@ import re
 import struct
 import xml.etree.ElementTree as ET
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import DtmaskError, UsageError
 from .imageio import atomic_write
+
+if TYPE_CHECKING:
+    from . import masks
 
 MULTI_NAME = "dtmask"
 RASTERFILE_VERSION = 1
@@ -187,22 +192,32 @@ def style_name_for(mask: Path) -> str:
     return f"dtmask {mask.stem}"
 
 
-def mask_style(mask: str | Path, exposure_ev: float | None = None, name: str | None = None) -> Style:
-    """A rasterfile instance (multi_name "dtmask") reading `mask`; optionally an exposure blended through it.
+def mask_style(mask: str | Path, exposure_ev: float | None = None, name: str | None = None,
+               multi_name: str = MULTI_NAME, instance: int = 0, enabled: bool = True,
+               off_before: Sequence[str] = ()) -> Style:
+    """A rasterfile instance named `multi_name` reading `mask`; optionally an exposure blended through it, which
+    must name the instance (multi_priority) darktable gives it: `instance`.
 
-    The multi_name keeps the user's own instances: `dt.styles.apply` replaces an instance with the same
-    operation and name (docs/darktable.md, pitfall 4). The mask need not exist yet: the bridge writes the style
-    before the picker runs.
+    The multi_name keeps the user's own instances apart (docs/darktable.md, pitfall 4). `enabled` False switches
+    the named instance off in place (with the new file), the first half of replacing a mask; `off_before` names
+    switched-off instances to keep off: darktable fills switched-off instances first, in order, so they go before.
+    The mask need not exist yet: the bridge writes the style before the picker runs.
     """
     path = Path(mask).absolute()
     if path.suffix.lower() != ".pfm":
         raise UsageError(f"darktable 5.2-5.4 reads PFM masks only, not {path.name}")
-    plugins = [Plugin(0, "rasterfile", RASTERFILE_VERSION, encode_params(rasterfile_params(str(path.parent),
-                                                                                           path.name)),
-                      True, encode_params(blend_params()), BLEND_VERSION, 0, MULTI_NAME, 1)]
-    if exposure_ev is not None:
-        plugins.append(Plugin(1, "exposure", EXPOSURE_VERSION, encode_params(exposure_params(exposure_ev)), True,
-                              encode_params(blend_params("rasterfile", 0)), BLEND_VERSION, 0, MULTI_NAME, 1))
+    params = encode_params(rasterfile_params(str(path.parent), path.name))
+
+    def raster(num: int, on: bool, label: str) -> Plugin:
+        return Plugin(num, "rasterfile", RASTERFILE_VERSION, params, on, encode_params(blend_params()),
+                      BLEND_VERSION, 0, label, 1)
+
+    plugins = [raster(i, False, label) for i, label in enumerate(off_before)]
+    plugins.append(raster(len(plugins), enabled, multi_name))
+    if exposure_ev is not None and enabled:
+        plugins.append(Plugin(len(plugins), "exposure", EXPOSURE_VERSION, encode_params(exposure_params(exposure_ev)),
+                              True, encode_params(blend_params("rasterfile", instance)), BLEND_VERSION, 0,
+                              multi_name, 1))
     return Style(name or style_name_for(path), f"dtmask raster mask {path.name}", None, plugins)
 
 
@@ -259,6 +274,12 @@ def lean(history: Style | None) -> Style | None:
 
 _NAME_OK = re.compile(r"^[A-Za-z0-9_.-]+$")
 
+
+def check_tag(tag: str) -> None:
+    """Style tags go into style and file names."""
+    if not _NAME_OK.match(tag):
+        raise UsageError(f"style tag must be letters, digits, '.', '_' or '-': {tag!r}")
+
 # the two exports: what the picker shows and encodes (as darktable displays the photo, flip on) and the
 # full-resolution guide for the mask's edges (the raster frame: flip off)
 EXPORTS = {"preview": True, "guide": False}
@@ -266,8 +287,7 @@ EXPORTS = {"preview": True, "guide": False}
 
 def write_export_styles(history: Path | None, out_dir: Path, tag: str) -> dict[str, dict[str, str]]:
     """Write the preview and guide export styles for one selection; names are `dtmask_<kind>_<tag>`."""
-    if not _NAME_OK.match(tag):
-        raise UsageError(f"style tag must be letters, digits, '.', '_' or '-': {tag!r}")
+    check_tag(tag)
     parsed = lean(parse(history.read_bytes()) if history else None)
     result = {}
     for kind, keep_flip in EXPORTS.items():
@@ -279,11 +299,49 @@ def write_export_styles(history: Path | None, out_dir: Path, tag: str) -> dict[s
     return result
 
 
-def prepare(history: Path | None, out_dir: Path, tag: str, mask: Path,
-            exposure_ev: float | None = None) -> dict[str, dict[str, str]]:
-    """Everything the bridge imports for one selection, in one helper run: the two export styles and the style
-    that will attach `mask` (written before the mask exists; the bridge applies it once the mask is there)."""
+def _write_style(style: Style, out_dir: Path) -> dict[str, str]:
+    target = out_dir / f"{style.name}.dtstyle"
+    with atomic_write(target) as f:
+        f.write(to_xml(style))
+    return {"path": str(target), "name": style.name}
+
+
+def attach_styles(target: "masks.Target", out_dir: Path, exposure_ev: float | None = None) -> dict[str, dict]:
+    """The styles that attach a selection's mask, applied in this order: `mask_off` (only when the name has an
+    instance already: it switches that instance off with the new file, so that) `mask` switches it on in place;
+    darktable's merge adds a new instance for an enabled item otherwise (docs/darktable.md, pitfall 12)."""
+    stem = Path(target.mask).stem
+    styles = {}
+    if target.replace:
+        styles["mask_off"] = _write_style(mask_style(target.mask, name=f"dtmask off {stem}",
+                                                     multi_name=target.name, enabled=False), out_dir)
+    styles["mask"] = _write_style(mask_style(target.mask, exposure_ev, multi_name=target.name,
+                                             instance=target.instance,
+                                             off_before=[n for n, _ in target.off_before]), out_dir)
+    return styles
+
+
+def off_style(name: str, mask_folder: Path, out_dir: Path, tag: str) -> dict[str, str]:
+    """The style that switches the instance named `name` off (removing a mask): a disabled item replaces the
+    instance of the same name in place."""
+    placeholder = Path(mask_folder).absolute() / f"removed_{tag}.pfm"  # never read: the instance is off
+    return _write_style(mask_style(placeholder, name=f"dtmask remove {tag}", multi_name=name, enabled=False),
+                        out_dir)
+
+
+def highest_instance(history: Path | None, names: Sequence[str]) -> int:
+    """The highest rasterfile instance in a history that is not one of `names` (dtmask's own); -1 for none."""
+    if history is None:
+        return -1
+    found = [p.multi_priority for p in parse(history.read_bytes()).plugins
+             if p.operation == "rasterfile" and p.multi_name not in names]
+    return max(found, default=-1)
+
+
+def prepare(history: Path | None, out_dir: Path, tag: str, target: "masks.Target",
+            exposure_ev: float | None = None) -> dict[str, dict]:
+    """Everything the bridge imports for one selection, in one helper run: the two export styles and the styles
+    that will attach the target's mask (written before the mask exists; applied once it is there)."""
     result = write_export_styles(history, out_dir, tag)
-    target = out_dir / f"dtmask_mask_{tag}.dtstyle"
-    result["mask"] = {"path": str(target), "name": write_mask_style(mask, target, exposure_ev)}
+    result.update(attach_styles(target, out_dir, exposure_ev))
     return result

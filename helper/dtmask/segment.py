@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import promptfile
 from .errors import DtmaskError, UsageError
 from .imageio import Image, check_folder, mask_format_for, read_image, same_file, write_mask, write_png
 from .model import Model, Prompts, Result, load_model, predicted_iou
@@ -36,8 +37,16 @@ class SegmentJob:
     overlay: str | None = None  # also write a PNG picture of the mask over the photo here
     subject: bool = False  # no clicks: the photo's main subject (dtmask.subject); negatives still apply
     refine: Refinement = field(default_factory=Refinement)  # the refinement stages (all on by default)
+    prompts_file: str | None = None  # start from these saved prompts (promptfile), the others added on top
+    save_prompts: str | None = None  # also write the prompts used here (promptfile), after the mask
 
     def prompts_for(self, image: Image) -> Prompts:
+        given = self._given(image)
+        if self.prompts_file is None:
+            return given
+        return promptfile.merged(promptfile.load(self.prompts_file).in_frame(image.width, image.height), given)
+
+    def _given(self, image: Image) -> Prompts:
         if self.relative:
             return Prompts.from_relative(self.points, self.negatives, self.box, width=image.width,
                                          height=image.height, strokes=self.strokes,
@@ -154,6 +163,8 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     write_mask(job.output, mask, fmt)
     if job.overlay:
         write_png(job.overlay, overlay(image, mask))
+    if job.save_prompts:
+        promptfile.save(job.save_prompts, promptfile.SavedPrompts(prompts, image.width, image.height))
     lap("write", t)
     times["total"] = time.perf_counter() - start
     notes = list(image.notes) + ([model.notice] if model.notice else [])

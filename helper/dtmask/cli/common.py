@@ -60,6 +60,12 @@ FEATHER_OPTION = click.option("--feather", type=click.FloatRange(min=0), default
                               help="Soften the mask edge by about PX pixels.")
 DEVICE_OPTION = click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
                              help="Where to run the model; falls back to the CPU with a notice.")
+PROMPTS_OPTION = click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False), metavar="FILE",
+                              help="Start from the prompts saved in FILE (--save-prompts, or a --json output), in "
+                                   "the mask's frame; prompts given here are added to them.")
+SAVE_PROMPTS_OPTION = click.option("--save-prompts", type=click.Path(dir_okay=False), metavar="FILE",
+                                   help="Also write the prompts the mask was made from to FILE (JSON, the mask's "
+                                        "frame), for --prompts later: editing a mask.")
 
 POINT = NumberList(2, "X,Y")
 BOX = NumberList(4, "X0,Y0,X1,Y1")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .. import dtstyle, luainstall
+from .. import luainstall, masks
 
 
 _config_option = click.option("--darktable-config", "config", type=click.Path(file_okay=False, path_type=Path),
@@ -46,16 +46,54 @@ def uninstall_cmd(config: Path | None) -> None:
         click.echo(line)
 
 
+_photo_options = [
+    click.option("--mask-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                 help="the mask folder (created when missing)"),
+    click.option("--photo", required=True, help="the photo's file name (names the mask files)"),
+    click.option("--image-id", required=True, type=int, help="darktable's id of the image"),
+]
+
+
+def _photo(fn):
+    for option in reversed(_photo_options):
+        fn = option(fn)
+    return fn
+
+
 @lua.command("prepare")
 @click.argument("history", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--tag", required=True, help="makes the style names unique, e.g. <image id>_<time>")
-@click.option("--mask", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="the mask file the picker will write (a .pfm); the attach style points at it")
+@_photo
+@click.option("--name", default=None, help="the mask's name (default: the next free \"dtmask N\"); an existing "
+                                           "name is replaced in place")
+@click.option("--edit", is_flag=True, help="edit the mask NAME: the answer names its saved prompts")
 @click.option("--exposure", type=float, default=None, help="also add an exposure of this many EV blended "
                                                            "through the mask (for testing)")
-def prepare_cmd(history: Path | None, out_dir: Path, tag: str, mask: Path, exposure: float | None) -> None:
+def prepare_cmd(history: Path | None, out_dir: Path, tag: str, mask_dir: Path, photo: str, image_id: int,
+                name: str | None, edit: bool, exposure: float | None) -> None:
     """Write the styles for one selection from a HISTORY .dtstyle and print them as JSON: `preview` (the small
     export the picker shows, lean history, flip on), `guide` (the full-resolution export in the raster frame,
-    lean history, flip off) and `mask` (attaches MASK through the rasterfile module)."""
-    click.echo(json.dumps(dtstyle.prepare(history, out_dir, tag, mask, exposure)))
+    lean history, flip off), `mask` (attaches the mask through a rasterfile instance named after it) and, when
+    the name exists, `mask_off` (applied first: the instance is then replaced in place), and `target` (the mask's
+    name, files, the prompts to edit and the files it replaces)."""
+    click.echo(json.dumps(masks.prepare_selection(history, out_dir, tag, mask_dir, photo, image_id, name, edit,
+                                                  exposure)))
+
+
+@lua.command("masks")
+@_photo
+@click.option("--remove", "remove", metavar="NAME", help="remove this mask: its files are deleted")
+@click.option("--out-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="with --remove: where to write the style that switches its instance off")
+@click.option("--tag", default="", help="with --remove: makes the style name unique")
+def masks_cmd(mask_dir: Path, photo: str, image_id: int, remove: str | None, out_dir: Path | None, tag: str) -> None:
+    """Print the photo's masks as JSON: `masks` (name, mask, prompts, instance) and `next` (the next free
+    default name); with --remove, also `off` (the style to apply)."""
+    if remove is None:
+        maskset = masks.MaskSet(mask_dir, photo, image_id)
+        click.echo(json.dumps({"masks": maskset.current(), "next": maskset.next_name()}))
+        return
+    if out_dir is None or not tag:
+        raise click.UsageError("--remove needs --out-dir and --tag")
+    click.echo(json.dumps(masks.remove_mask(mask_dir, photo, image_id, remove, out_dir, tag)))

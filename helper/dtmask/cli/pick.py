@@ -6,7 +6,7 @@ import click
 
 from .. import dtstyle, picker
 from ..picker.script import load_script
-from .common import DEVICE_OPTION, FEATHER_OPTION, MODEL_OPTION, print_json, say
+from .common import DEVICE_OPTION, FEATHER_OPTION, MODEL_OPTION, PROMPTS_OPTION, SAVE_PROMPTS_OPTION, print_json, say
 
 
 @click.command()
@@ -23,6 +23,8 @@ from .common import DEVICE_OPTION, FEATHER_OPTION, MODEL_OPTION, print_json, say
 @click.option("--wait", type=click.FloatRange(0), default=0, metavar="SECONDS",
               help="IMAGE and the guide may still be being written (by darktable): wait up to SECONDS for each "
                    "to appear; a FILE.error next to it ends the wait with the message it holds.")
+@PROMPTS_OPTION
+@SAVE_PROMPTS_OPTION
 @MODEL_OPTION
 @click.option("--format", "fmt", type=click.Choice(["pfm", "png"]),
               help="Mask format (default: from the output's extension).")
@@ -35,7 +37,8 @@ from .common import DEVICE_OPTION, FEATHER_OPTION, MODEL_OPTION, print_json, say
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: output, size, model, score, prompts (image pixels: points, negatives, "
                    "box, strokes, negative_strokes), orientation, timings, timeline (wall-clock stamps).")
-def pick(image, output, orientation, guide, wait, model_id, fmt, feather, device, script, with_style, as_json):
+def pick(image, output, orientation, guide, wait, prompts_file, save_prompts, model_id, fmt, feather, device, script,
+         with_style, as_json):
     """Open IMAGE (a TIFF) in a window, click on the object, press Enter: the mask is written to OUTPUT.
 
     The window opens at once and analyses the image in the background; clicks made meanwhile are kept.
@@ -70,7 +73,8 @@ def pick(image, output, orientation, guide, wait, model_id, fmt, feather, device
         raise click.UsageError("--orientation goes without --guide: with a guide the orientation is found")
     steps = load_script(script) if script else None
     job = picker.PickJob(image=image, output=output, orientation=orientation, model=model_id, device=device,
-                         fmt=fmt, feather=feather, script=steps, guide=guide, wait=wait)
+                         fmt=fmt, feather=feather, script=steps, guide=guide, wait=wait, prompts_file=prompts_file,
+                         save_prompts=save_prompts)
     report, extra = picker.run(job)
     for note in report.notes:
         say(note)

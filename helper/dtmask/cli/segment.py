@@ -7,8 +7,8 @@ import click
 from .. import auto
 from .. import segment as pipeline
 from ..refine import STAGES, Refinement
-from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OPTION, POINT, STROKE, print_json, say,
-                     show_progress_count)
+from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OPTION, POINT, PROMPTS_OPTION,
+                     SAVE_PROMPTS_OPTION, STROKE, print_json, say, show_progress_count)
 
 
 @click.command()
@@ -26,6 +26,8 @@ from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OP
 @click.option("--negative-stroke", "negative_strokes", multiple=True, type=STROKE,
               help="Brush stroke over what to remove. Repeatable.")
 @click.option("--relative", is_flag=True, help="Coordinates are 0..1 fractions of the width and height.")
+@PROMPTS_OPTION
+@SAVE_PROMPTS_OPTION
 @MODEL_OPTION
 @click.option("--format", "fmt", type=click.Choice(["pfm", "png"]),
               help="Mask format (default: from the output's extension).")
@@ -48,8 +50,8 @@ from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OP
               help="With --all: skip grid points inside objects already found (much faster; finds no parts).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: output, size, model, score, prompts, timings (--all: the objects).")
-def segment(image, output, points, negatives, box, strokes, negative_strokes, relative, model_id, fmt, invert,
-            feather, device, overlay, no_cache, skip, subject, all_objects, grid, fast, as_json):
+def segment(image, output, points, negatives, box, strokes, negative_strokes, relative, prompts_file, save_prompts,
+            model_id, fmt, invert, feather, device, overlay, no_cache, skip, subject, all_objects, grid, fast, as_json):
     """Write the mask of the object under the prompts in IMAGE (a TIFF).
 
     The mask has the TIFF's width and height and lies in its pixel frame, 1.0 on the object.
@@ -74,7 +76,7 @@ def segment(image, output, points, negatives, box, strokes, negative_strokes, re
       dtmask segment photo.tif --all -o 'masks/{stem}_{n:03d}.png' --json
     """
     if all_objects:
-        if subject or points or negatives or box or strokes or negative_strokes or overlay or skip:
+        if subject or points or negatives or box or strokes or negative_strokes or overlay or skip or prompts_file:
             raise click.UsageError("--all finds the objects itself: it takes no prompts, --subject, --overlay "
                                    "or --no-refine")
         return _all_objects(image, output, model_id, fmt, invert, feather, device, no_cache, grid, fast, as_json)
@@ -84,7 +86,8 @@ def segment(image, output, points, negatives, box, strokes, negative_strokes, re
                               box=box, strokes=list(strokes), negative_strokes=list(negative_strokes),
                               relative=relative, model=model_id, fmt=fmt, invert=invert,
                               feather=feather, device=device, use_cache=not no_cache, overlay=overlay,
-                              subject=subject, refine=Refinement().without(skip))
+                              subject=subject, refine=Refinement().without(skip), prompts_file=prompts_file,
+                              save_prompts=save_prompts)
     report = pipeline.run(job)
     for note in report.notes:
         say(note)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import promptfile
 from ..errors import DtmaskError
 from ..imageio import read_image, write_mask
 from ..model import load_model
@@ -39,6 +40,8 @@ class PickJob:
     script: list[Step] | None = None
     guide: str | None = None  # the full-resolution raster-frame export; `image` is then its small preview
     wait: float = 0.0  # seconds to wait for `image` and `guide` to be written (by darktable)
+    prompts_file: str | None = None  # open on these saved prompts (promptfile), in the mask's frame
+    save_prompts: str | None = None  # also write the prompts of the mask here (promptfile)
 
 
 def require_tk() -> None:
@@ -47,6 +50,18 @@ def require_tk() -> None:
         import tkinter  # noqa: F401
     except ImportError:
         raise DtmaskError(NO_TK) from None
+
+
+def start_from(session, saved: promptfile.SavedPrompts) -> None:
+    """Open on saved prompts (editing a mask): they are in the mask's frame, the session's selection is in the
+    frame of the image it shows, which with a guide is the preview (the saved frame turned and scaled down)."""
+    from .state import Selection
+    image = session.image
+    if session.guide is not None:
+        prompts = saved.in_frame(image.width, image.height, saved.orientation)
+    else:
+        prompts = saved.in_frame(image.width, image.height)
+    session.history.propose(Selection.of(prompts))
 
 
 def run(job: PickJob) -> tuple[SegmentReport, dict]:
@@ -64,6 +79,7 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     timeline = {"start": time.time()}  # wall-clock stamps, for the darktable benchmark's timeline
     start = time.perf_counter()
     fmt = check_output(job.output, job.fmt, reading=[job.image] + ([job.guide] if job.guide else []))
+    saved = promptfile.load(job.prompts_file) if job.prompts_file else None
     loading = Background(lambda: load_model(job.model, job.device))  # meanwhile darktable may still be exporting
     image = read_image(wait_for(job.image, job.wait))
     times["read"] = time.perf_counter() - start
@@ -72,6 +88,8 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     model = loading.result()
     times["load"] = time.perf_counter() - start
     session = PickSession(model, image, 1 if guide else job.orientation, guide)
+    if saved:
+        start_from(session, saved)
     try:
         window = PickerWindow(session, job.script)
     except tkinter.TclError as exc:
@@ -87,9 +105,16 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     times["encode"] = session.encode_seconds
     t = time.perf_counter()
     result, mask = session.finish(job.feather)
+    n = guide.result().orientation if guide else job.orientation
+    if saved and guide and n != saved.orientation:
+        raise DtmaskError(f"the photo is shown turned otherwise (orientation {n}) than when its prompts were saved "
+                          f"({saved.orientation}): make the mask anew; nothing was written")
     times["refine"] = time.perf_counter() - t
     t = time.perf_counter()
     write_mask(job.output, mask, fmt)
+    height, width = mask.shape
+    if job.save_prompts:
+        promptfile.save(job.save_prompts, promptfile.SavedPrompts(session.file_prompts(), width, height, n))
     times["write"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - start
     timeline["written"] = time.time()
@@ -101,12 +126,10 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     if session.hover_seconds:
         times["hover_decode_median"] = statistics.median(session.hover_seconds)
     selection = session.history.selection
-    height, width = mask.shape
     notes = list(image.notes) + (guide.result().raster.notes if guide else []) + ([model.notice] if model.notice else [])
     report = SegmentReport(output=str(Path(job.output).resolve()), width=width, height=height,
                            model=model.id, score=result.score, cached=session.embedding.cached,
                            prompts=session.file_prompts().as_json(), timings=times, notes=notes)
-    n = guide.result().orientation if guide else job.orientation
     extra = {"orientation": n, "invert": selection.invert, "clicks": len(window.click_seconds),
              "hovers": len(session.hover_seconds), "timeline": timeline}
     return report, extra

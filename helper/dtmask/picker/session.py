@@ -279,10 +279,7 @@ class PickSession:
         """The subject found (raises what the finder raised) as a new step: its prompts replace the selection and
         are then ordinary prompts, refined by clicks and undone like them."""
         subject = self._subject.result()
-        p = subject.prompts
-        entry = self.history.propose(Selection(points=tuple(p.points), negatives=tuple(p.negatives), box=p.box,
-                                               strokes=tuple(tuple(s) for s in p.strokes),
-                                               negative_strokes=tuple(tuple(s) for s in p.negative_strokes)))
+        entry = self.history.propose(Selection.of(subject.prompts))
         entry.result = subject.result  # the same prompts decoded with no previous mask, as this step would be
         return entry
 

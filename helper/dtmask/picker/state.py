@@ -25,6 +25,12 @@ class Selection:
     strokes: tuple[Stroke, ...] = ()
     negative_strokes: tuple[Stroke, ...] = ()
 
+    @classmethod
+    def of(cls, prompts: Prompts) -> "Selection":
+        return cls(points=tuple(prompts.points), negatives=tuple(prompts.negatives), box=prompts.box,
+                   strokes=tuple(tuple(s) for s in prompts.strokes),
+                   negative_strokes=tuple(tuple(s) for s in prompts.negative_strokes))
+
     @property
     def has_foreground(self) -> bool:
         """Negative clicks and strokes alone select nothing: the decoder needs a + click, a + stroke or a box."""
