@@ -11,8 +11,11 @@
       subject is masked with no clicks, in a job with progress and a cancel button
     * the photo opens in the dtmask picker the way darktable shows it: click the object (right-click excludes,
       drag draws a box), then apply. The mask lands in <raster mask folder>/dtmask/ and, on darktable >= 5.2, an
-      "external raster mask" instance named "dtmask" is added to the image. Blend any module through it:
-      blending > raster mask > "external raster mask dtmask".
+      "external raster mask" instance named after the mask is added to the image. Blend any module through it:
+      blending > raster mask > "external raster mask <name>".
+    * several masks: the panel's name (empty: the next free "dtmask N"); a name the image has is replaced in
+      place. The panel's list: choose a mask, then "edit mask" (the picker reopens on its saved clicks) or
+      "remove mask" (files deleted, instance switched off)
 
   HOW
     The raster mask module reads its file in the frame right after raw preparation: uncropped, unrotated, no lens
@@ -23,7 +26,9 @@
     Works with or without darktable-org/lua-scripts' lib/ installed. Details: docs/darktable.md.
 
   HOOKS (scripts and tests)
-    * package.loaded["dtmask/dtmask"].dtmask.select_object(image): the whole flow on one image
+    * package.loaded["dtmask/dtmask"].dtmask.select_object(image, name, edit): the whole flow on one image
+      (name: the mask's, optional; edit: start from its saved prompts); dtmask.masks(image) lists the image's
+      masks, dtmask.remove_mask(image, name) removes one
     * DTMASK_HELPER: the helper program; DTMASK_PICK_SCRIPT: a `dtmask pick --script` file, prompts in the
       picker's displayed pixels (the preview: the photo as darktable shows it, at most 1024 px on its long side);
       DTMASK_STYLE_EXPOSURE: also blend an exposure of this many EV through the mask

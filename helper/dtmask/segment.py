@@ -122,11 +122,22 @@ def read_while_loading(path: str, model: Model | None, model_id: str | None, dev
         return reading.result(), model
 
 
+def check_prompts_output(path: str | None, mask: str, reading: Sequence[str]) -> None:
+    """The saved prompts go to a file of their own: never over the mask or an image being read."""
+    if path is None:
+        return
+    check_folder(Path(path).parent)
+    check_not_reading(path, list(reading))
+    if same_file(path, mask):
+        raise UsageError(f"the mask and its prompts would be the same file: {mask}")
+
+
 def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     """Read, encode (or reuse the cached embedding), decode, upsample and write the mask atomically."""
     times: dict[str, float] = {}
     start = time.perf_counter()
     fmt = check_output(job.output, job.fmt, reading=[job.image])
+    check_prompts_output(job.save_prompts, job.output, [job.image])
     if job.overlay:
         check_output(job.overlay, "png", reading=[job.image])
         if same_file(job.overlay, job.output):

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from dtmask import geometry
+from dtmask import geometry, masks
 from dtmask.bench.dng import write_dng
 from dtmask.imageio import read_pfm
 from dtmask.luainstall import install
@@ -218,7 +218,9 @@ def check_mask(run: dict) -> np.ndarray:
     iou = (mask & disc).sum() / (mask | disc).sum()
     assert iou > 0.85, iou
     assert list(run["scratch"].iterdir()) == [], "temporary exports were left behind"
-    assert [p.name for p in mask_path.parent.iterdir()] == [mask_path.name], "the mask style was left behind"
+    index = f"{mask_path.name.split('_dtmask-1_')[0]}.dtmask.json"  # the photo's mask index
+    assert sorted(p.name for p in mask_path.parent.iterdir()) == sorted(
+        [mask_path.name, mask_path.with_suffix(".json").name, index]), "the mask style was left behind"
     sidecars = [p.name for p in run["photo"].parent.glob("*.xmp")]
     assert all(name == run["photo"].name + ".xmp" for name in sidecars), sidecars
     return mask
@@ -356,3 +358,120 @@ def test_darktable_42_starts_straight_into_darkroom(tmp_path, with_model):
     assert result.exists(), f"darktable did not finish the test script:\n{log[-3000:]}"
     report = dict(line.split("=", 1) for line in result.read_text().splitlines())
     assert report == {"start": "darkroom", "panel": "true"}, report
+
+
+# --- several named masks on one photo ------------------------------------------------------------------------
+
+DISCS = {"a": (100, 70), "b": (260, 170)}
+
+NAMED_LUA = """
+local T = {{ image = {image}, script = {script}, out = {out}, steps = {steps} }}
+local dt = require "darktable"
+local s = package.loaded["dtmask/dtmask"].dtmask
+local report = {{}}
+local ok, err = pcall(function()
+  local img = dt.database.import(T.image)
+  local fmt = dt.new_format("tiff")
+  fmt.bpp = 16
+  fmt:write_image(img, T.out .. "/step0.tif")
+  for i, step in ipairs(T.steps) do  -- {{name, edit, script steps as JSON}}
+    local f = io.open(T.script, "w")
+    f:write(step[3])
+    f:close()
+    local done = s.select_object(img, step[1], step[2])
+    report[#report + 1] = string.format("%d=%s %s", i, tostring(done), s.last.mask)
+    fmt:write_image(img, T.out .. "/step" .. i .. ".tif")
+  end
+end)
+local f = io.open(T.out .. "/result.txt", "w")
+f:write(string.format("ok=%s\\nerr=%s\\n%s\\n", tostring(ok), tostring(err), table.concat(report, "\\n")))
+f:close()
+os.exit(0)
+"""
+
+
+def run_named(tmp: Path, with_model: Path, in_chroot: bool, steps: list[tuple[str, bool, list]]) -> dict:
+    """One darktable session selecting named masks in turn on a raw photo with two red discs; each step's export
+    and the photo's mask index."""
+    y, x = np.mgrid[0:H, 0:W]
+    img = np.zeros((H, W, 3), np.uint8)
+    img[..., 0], img[..., 1], img[..., 2] = 40 + 60 * x // W, 40 + 80 * y // H, 70
+    for cx, cy in DISCS.values():
+        img[(x - cx) ** 2 + (y - cy) ** 2 < RADIUS ** 2] = (230, 40, 40)
+    photo = tmp / "two discs.dng"
+    write_dng(photo, img)
+    cfg, root, scratch, out = tmp / "config", tmp / "mask root", tmp / "dt-tmp", tmp / "out"
+    for d in (cfg, root, scratch, out):
+        d.mkdir()
+    install(cfg)
+    (cfg / "darktablerc").write_text(f"plugins/darkroom/segments/def_path={root}\n", encoding="utf-8")
+    script = tmp / "prompts.json"
+    lua_steps = "{" + ", ".join(f"{{{lua_string(n)}, {str(e).lower()}, {lua_string(json.dumps(p))}}}"
+                                for n, e, p in steps) + "}"
+    with open(cfg / "luarc", "a", encoding="utf-8") as f:
+        f.write(NAMED_LUA.format(image=lua_string(photo), script=lua_string(script), out=lua_string(out),
+                                 steps=lua_steps))
+    env = dict(os.environ, DTMASK_HOME=str(with_model))
+    with HelperProxy(tmp / "proxy", HELPER, env) as proxy:
+        dt_env = {"DTMASK_HELPER": str(proxy.shim), "DTMASK_PICK_SCRIPT": str(script), "TMPDIR": str(scratch),
+                  "DTMASK_STYLE_EXPOSURE": "2"}
+        proc = launch_darktable(cfg, dt_env, in_chroot)
+    result = (out / "result.txt").read_text()
+    assert "ok=true" in result and "=false" not in result, (result, proc.stdout[-3000:])
+    assert list(scratch.iterdir()) == [], "temporary exports were left behind"
+    index = {m["name"]: m for m in masks.MaskSet(root / "dtmask", photo.name, 1).current()}
+    return {"out": out, "index": index, "folder": root / "dtmask"}
+
+
+def changed_discs(run: dict, step: int) -> set[str]:
+    """Which discs the export of `step` brightened against the export before any mask (and nothing else)."""
+    before = tifffile.imread(run["out"] / "step0.tif").astype(np.float64)
+    after = tifffile.imread(run["out"] / f"step{step}.tif").astype(np.float64)
+    changed = np.abs(after - before).max(axis=2) > 1000
+    y, x = np.mgrid[0:H, 0:W]
+    from scipy import ndimage
+    near = np.zeros((H, W), bool)
+    hit = set()
+    for key, (cx, cy) in DISCS.items():
+        disc = (x - cx) ** 2 + (y - cy) ** 2 < RADIUS ** 2
+        near |= ndimage.binary_dilation(disc, iterations=4)
+        if changed[disc].mean() > 0.9:
+            hit.add(key)
+    assert changed[~near].sum() == 0, f"step {step}: {changed[~near].sum()} pixels changed outside the discs"
+    return hit
+
+
+@needs_54
+def test_darktable_54_named_masks_are_kept_apart_replaced_and_edited(tmp_path, with_model):
+    a, b = ([{"point": list(DISCS[k])}] for k in "ab")
+    run = run_named(tmp_path, with_model, True, [("sky", False, a), ("subject", False, b), ("sky", False, b),
+                                                 ("subject", True, [{"negative": [20, 20]}])])
+    assert changed_discs(run, 1) == {"a"}
+    assert changed_discs(run, 2) == {"a", "b"}  # two instances, each exposure through its own
+    # "sky" picked again, on the other disc: its instance reads the new file (disc a no longer changes)
+    assert changed_discs(run, 3) == {"b"}
+    assert changed_discs(run, 4) == {"b"}
+    index = run["index"]
+    assert sorted(index) == ["sky", "subject"]
+    saved = json.loads(Path(index["subject"]["prompts"]).read_text())
+    assert saved["prompts"]["points"] == [list(map(float, DISCS["b"]))] and len(saved["prompts"]["negatives"]) == 1
+    files = sorted(p.name for p in run["folder"].iterdir())
+    assert len(files) == 5, files  # two masks, their prompts, the index: the replaced versions are gone
+    mask = read_pfm(index["sky"]["mask"]) > 0.5
+    y, x = np.mgrid[0:H, 0:W]
+    assert mask[DISCS["b"][1], DISCS["b"][0]] and not mask[DISCS["a"][1], DISCS["a"][0]]
+
+
+@needs_42
+def test_darktable_42_writes_named_masks_with_their_prompts(tmp_path, with_model):
+    run = run_named(tmp_path, with_model, False, [("", False, [{"point": list(DISCS["a"])}]),
+                                                  ("subject", False, [{"point": list(DISCS["b"])}])])
+    index = run["index"]
+    assert sorted(index) == ["dtmask 1", "subject"]
+    for name, key in (("dtmask 1", "a"), ("subject", "b")):
+        mask = read_pfm(index[name]["mask"]) > 0.5
+        cx, cy = DISCS[key]
+        assert mask.shape == (H, W) and mask[cy, cx]
+        saved = json.loads(Path(index[name]["prompts"]).read_text())
+        assert saved["width"] == W and saved["prompts"]["points"] == [[float(cx), float(cy)]]
+    assert Path(index["subject"]["mask"]).name.startswith("two discs_1_subject_")

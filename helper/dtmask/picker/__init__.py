@@ -18,7 +18,7 @@ from .. import promptfile
 from ..errors import DtmaskError
 from ..imageio import read_image, write_mask
 from ..model import load_model
-from ..segment import SegmentReport, check_output
+from ..segment import SegmentReport, check_output, check_prompts_output
 from .guide import Guide, wait_for
 from .script import Step
 from .session import Background
@@ -78,7 +78,9 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     times: dict[str, float] = {}
     timeline = {"start": time.time()}  # wall-clock stamps, for the darktable benchmark's timeline
     start = time.perf_counter()
-    fmt = check_output(job.output, job.fmt, reading=[job.image] + ([job.guide] if job.guide else []))
+    reading = [job.image] + ([job.guide] if job.guide else [])
+    fmt = check_output(job.output, job.fmt, reading=reading)
+    check_prompts_output(job.save_prompts, job.output, reading)
     saved = promptfile.load(job.prompts_file) if job.prompts_file else None
     loading = Background(lambda: load_model(job.model, job.device))  # meanwhile darktable may still be exporting
     image = read_image(wait_for(job.image, job.wait))
