@@ -153,3 +153,36 @@ def test_cancel_while_the_guide_is_still_exporting_exits_3_at_once(xdisplay, wit
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.strip() == "dtmask: error: cancelled in the picker; no mask written"
     assert time.monotonic() - started < 120 and not (tmp_path / "mask.pfm").exists()
+
+
+@pytest.mark.parametrize("n", [6, 8])
+def test_editing_reopens_on_the_saved_raster_frame_prompts_and_adds_a_click(xdisplay, with_model, photo, tmp_path, n):
+    """The darktable route's edit: prompts saved in the raster frame at full size are shown on the turned,
+    scaled preview, a negative click is added there, and the saved prompts come back in the raster frame."""
+    preview = preview_of(photo.image, n)
+    tifffile.imwrite(tmp_path / "preview.tif", preview)
+    tifffile.imwrite(tmp_path / "guide.tif", photo.image)
+    x, y = photo.centres["disc"]
+    bx, by = photo.centres["box"]
+    saved = tmp_path / "first.json"
+    saved.write_text(json.dumps({"width": W, "height": H, "orientation": n,
+                                 "prompts": {"points": [[x, y]], "negatives": [], "box": None}}))
+    u, v = file_to_display(bx, by, n, W, H)
+    scale = preview.shape[1] / (H if n >= 5 else W)
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"negative": [u * scale, v * scale]}]))
+    out, again = tmp_path / "mask.pfm", tmp_path / "again.json"
+    proc = run_pick(["preview.tif", "--guide", "guide.tif", "-o", str(out), "--script", str(script), "--json",
+                     "--prompts", str(saved), "--save-prompts", str(again)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = json.loads(again.read_text())
+    assert (written["width"], written["height"], written["orientation"]) == (W, H, n)
+    assert np.allclose(written["prompts"]["points"], [[x, y]], atol=2.5)
+    assert np.allclose(written["prompts"]["negatives"], [[bx, by]], atol=2.5)
+    assert iou(dtmask.read_mask(out) > 0.5, photo.masks["disc"]) > 0.9
+    # prompts saved while the photo was shown otherwise would land elsewhere: refused, nothing written
+    saved.write_text(json.dumps(dict(written, orientation=1)))
+    out.unlink()
+    proc = run_pick(["preview.tif", "--guide", "guide.tif", "-o", str(out), "--script", str(script),
+                     "--prompts", str(saved)], tmp_path)
+    assert proc.returncode == 1 and "turned otherwise" in proc.stderr and not out.exists()
