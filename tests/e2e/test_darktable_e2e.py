@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from dtmask import geometry, masks
+from dtmask import dtstyle, geometry, masks
 from dtmask.bench.dng import write_dng
 from dtmask.imageio import read_pfm
 from dtmask.luainstall import install
@@ -362,10 +362,10 @@ def test_darktable_42_starts_straight_into_darkroom(tmp_path, with_model):
 
 # --- several named masks on one photo ------------------------------------------------------------------------
 
-DISCS = {"a": (100, 70), "b": (260, 170)}
+DISCS = {"a": (70, 70), "b": (180, 170), "c": (290, 70)}
 
 NAMED_LUA = """
-local T = {{ image = {image}, script = {script}, out = {out}, steps = {steps} }}
+local T = {{ image = {image}, script = {script}, out = {out}, steps = {steps}, probe = {probe} }}
 local dt = require "darktable"
 local s = package.loaded["dtmask/dtmask"].dtmask
 local report = {{}}
@@ -374,13 +374,22 @@ local ok, err = pcall(function()
   local fmt = dt.new_format("tiff")
   fmt.bpp = 16
   fmt:write_image(img, T.out .. "/step0.tif")
-  for i, step in ipairs(T.steps) do  -- {{name, edit, script steps as JSON}}
+  for i, step in ipairs(T.steps) do  -- {{name, "new" | "edit" | "remove", script steps as JSON}}
     local f = io.open(T.script, "w")
     f:write(step[3])
     f:close()
-    local done = s.select_object(img, step[1], step[2])
+    local done
+    if step[2] == "remove" then done = s.remove_mask(img, step[1])
+    else done = s.select_object(img, step[1], step[2] == "edit") end
     report[#report + 1] = string.format("%d=%s %s", i, tostring(done), s.last.mask)
     fmt:write_image(img, T.out .. "/step" .. i .. ".tif")
+  end
+  if T.probe ~= "" then  -- a style of the test's own: which mask does rasterfile instance 1 read?
+    dt.styles.import(T.probe)
+    for i = 1, #dt.styles do
+      if dt.styles[i].name == "dtmask test probe" then dt.styles.apply(dt.styles[i], img) end
+    end
+    fmt:write_image(img, T.out .. "/probe.tif")
   end
 end)
 local f = io.open(T.out .. "/result.txt", "w")
@@ -390,9 +399,9 @@ os.exit(0)
 """
 
 
-def run_named(tmp: Path, with_model: Path, in_chroot: bool, steps: list[tuple[str, bool, list]]) -> dict:
-    """One darktable session selecting named masks in turn on a raw photo with two red discs; each step's export
-    and the photo's mask index."""
+def run_named(tmp: Path, with_model: Path, in_chroot: bool, steps: list[tuple[str, str, list]]) -> dict:
+    """One darktable session selecting (editing, removing) named masks in turn on a raw photo with three red
+    discs; each step's export and the photo's mask index."""
     y, x = np.mgrid[0:H, 0:W]
     img = np.zeros((H, W, 3), np.uint8)
     img[..., 0], img[..., 1], img[..., 2] = 40 + 60 * x // W, 40 + 80 * y // H, 70
@@ -406,11 +415,15 @@ def run_named(tmp: Path, with_model: Path, in_chroot: bool, steps: list[tuple[st
     install(cfg)
     (cfg / "darktablerc").write_text(f"plugins/darkroom/segments/def_path={root}\n", encoding="utf-8")
     script = tmp / "prompts.json"
-    lua_steps = "{" + ", ".join(f"{{{lua_string(n)}, {str(e).lower()}, {lua_string(json.dumps(p))}}}"
-                                for n, e, p in steps) + "}"
+    lua_steps = "{" + ", ".join(f"{{{lua_string(n)}, {lua_string(mode)}, {lua_string(json.dumps(p))}}}"
+                                for n, mode, p in steps) + "}"
+    probe = tmp / "probe.dtstyle"  # +1 EV blended through rasterfile instance 1, named apart from dtmask's
+    probe.write_bytes(dtstyle.to_xml(dtstyle.Style("dtmask test probe", plugins=[dtstyle.Plugin(
+        0, "exposure", dtstyle.EXPOSURE_VERSION, dtstyle.encode_params(dtstyle.exposure_params(1.0)), True,
+        dtstyle.encode_params(dtstyle.blend_params("rasterfile", 1)), dtstyle.BLEND_VERSION, 0, "probe", 1)])))
     with open(cfg / "luarc", "a", encoding="utf-8") as f:
         f.write(NAMED_LUA.format(image=lua_string(photo), script=lua_string(script), out=lua_string(out),
-                                 steps=lua_steps))
+                                 steps=lua_steps, probe=lua_string(probe if in_chroot else "")))
     env = dict(os.environ, DTMASK_HOME=str(with_model))
     with HelperProxy(tmp / "proxy", HELPER, env) as proxy:
         dt_env = {"DTMASK_HELPER": str(proxy.shim), "DTMASK_PICK_SCRIPT": str(script), "TMPDIR": str(scratch),
@@ -423,10 +436,10 @@ def run_named(tmp: Path, with_model: Path, in_chroot: bool, steps: list[tuple[st
     return {"out": out, "index": index, "folder": root / "dtmask"}
 
 
-def changed_discs(run: dict, step: int) -> set[str]:
-    """Which discs the export of `step` brightened against the export before any mask (and nothing else)."""
-    before = tifffile.imread(run["out"] / "step0.tif").astype(np.float64)
-    after = tifffile.imread(run["out"] / f"step{step}.tif").astype(np.float64)
+def changed_discs(run: dict, step: int | str, since: int | str = 0) -> set[str]:
+    """Which discs the export of `step` brightened against the export of `since` (and nothing else)."""
+    before = tifffile.imread(run["out"] / f"step{since}.tif").astype(np.float64)
+    after = tifffile.imread(run["out"] / f"{step if isinstance(step, str) else f'step{step}'}.tif").astype(np.float64)
     changed = np.abs(after - before).max(axis=2) > 1000
     y, x = np.mgrid[0:H, 0:W]
     from scipy import ndimage
@@ -442,30 +455,32 @@ def changed_discs(run: dict, step: int) -> set[str]:
 
 
 @needs_54
-def test_darktable_54_named_masks_are_kept_apart_replaced_and_edited(tmp_path, with_model):
-    a, b = ([{"point": list(DISCS[k])}] for k in "ab")
-    run = run_named(tmp_path, with_model, True, [("sky", False, a), ("subject", False, b), ("sky", False, b),
-                                                 ("subject", True, [{"negative": [20, 20]}])])
-    assert changed_discs(run, 1) == {"a"}
-    assert changed_discs(run, 2) == {"a", "b"}  # two instances, each exposure through its own
-    # "sky" picked again, on the other disc: its instance reads the new file (disc a no longer changes)
-    assert changed_discs(run, 3) == {"b"}
-    assert changed_discs(run, 4) == {"b"}
+def test_darktable_54_named_masks_are_kept_apart_replaced_edited_and_removed(tmp_path, with_model):
+    """Each name its own rasterfile instance with an exposure blended through it (+2 EV on its disc only); a
+    name picked again moves its instance to the new file (the old disc no longer changes); edit adds a click to
+    the saved ones; remove switches the instance off; a name replaced above a switched-off instance stays in
+    place, and the next new name takes the switched-off instance."""
+    a, b, c = ([{"point": list(DISCS[k])}] for k in "abc")
+    steps = [("sky", "new", a), ("subject", "new", b), ("sky", "new", c), ("subject", "edit", [{"negative": [20, 20]}]),
+             ("sky", "remove", []), ("subject", "new", a), ("moon", "new", c)]
+    run = run_named(tmp_path, with_model, True, steps)
+    expected = [{"a"}, {"a", "b"}, {"b", "c"}, {"b", "c"}, {"b"}, {"a"}, {"a", "c"}]
+    assert [changed_discs(run, i) for i in range(1, len(steps) + 1)] == expected
     index = run["index"]
-    assert sorted(index) == ["sky", "subject"]
+    assert sorted(index) == ["moon", "subject"] and index["moon"]["instance"] == 0
+    # the instances are where the index says: "subject" (instance 1) reads disc a's mask
+    assert index["subject"]["instance"] == 1 and changed_discs(run, "probe", since=len(steps)) == {"a"}
     saved = json.loads(Path(index["subject"]["prompts"]).read_text())
-    assert saved["prompts"]["points"] == [list(map(float, DISCS["b"]))] and len(saved["prompts"]["negatives"]) == 1
+    assert saved["prompts"]["points"] == [list(map(float, DISCS["a"]))] and saved["prompts"]["negatives"] == []
     files = sorted(p.name for p in run["folder"].iterdir())
-    assert len(files) == 5, files  # two masks, their prompts, the index: the replaced versions are gone
-    mask = read_pfm(index["sky"]["mask"]) > 0.5
-    y, x = np.mgrid[0:H, 0:W]
-    assert mask[DISCS["b"][1], DISCS["b"][0]] and not mask[DISCS["a"][1], DISCS["a"][0]]
+    assert len(files) == 5, files  # two masks, their prompts, the index: replaced and removed versions are gone
 
 
 @needs_42
 def test_darktable_42_writes_named_masks_with_their_prompts(tmp_path, with_model):
-    run = run_named(tmp_path, with_model, False, [("", False, [{"point": list(DISCS["a"])}]),
-                                                  ("subject", False, [{"point": list(DISCS["b"])}])])
+    run = run_named(tmp_path, with_model, False, [("", "new", [{"point": list(DISCS["a"])}]),
+                                                  ("subject", "new", [{"point": list(DISCS["b"])}]),
+                                                  ("subject", "edit", [{"negative": [20, 20]}])])
     index = run["index"]
     assert sorted(index) == ["dtmask 1", "subject"]
     for name, key in (("dtmask 1", "a"), ("subject", "b")):
@@ -474,4 +489,5 @@ def test_darktable_42_writes_named_masks_with_their_prompts(tmp_path, with_model
         assert mask.shape == (H, W) and mask[cy, cx]
         saved = json.loads(Path(index[name]["prompts"]).read_text())
         assert saved["width"] == W and saved["prompts"]["points"] == [[float(cx), float(cy)]]
+    assert len(saved["prompts"]["negatives"]) == 1  # the edit added its click to the saved one
     assert Path(index["subject"]["mask"]).name.startswith("two discs_1_subject_")
