@@ -805,8 +805,8 @@ local function fill_models()
 end
 
 --- the panel's list of the masks of the image the user means, and its name entry's hint
-local function show_masks()
-  local image = target_image()
+local function show_masks(image)
+  image = image or target_image()
   if not (ui.masks and image) then return end
   local ok, found = pcall(M.masks, image)
   if not ok then return end
@@ -822,6 +822,8 @@ local function show_last(last)
       last.mask:match("[^/\\]+$"), tonumber(last.score) or 0) or _("no mask yet")
   end
 end
+
+local MASKS_EVENT = MODULE .. "_masks"   -- the panel's list follows the image in the darkroom
 
 local function build_ui()
   ui.button = dt.new_widget("button") {
@@ -880,7 +882,10 @@ local function build_ui()
   }
   ui.last = dt.new_widget("label") { label = _("no mask yet"), ellipsize = "middle" }
   M.listeners[#M.listeners + 1] = show_last
-  M.listeners[#M.listeners + 1] = show_masks
+  M.listeners[#M.listeners + 1] = function() show_masks() end
+  dt.register_event(MASKS_EVENT, "darkroom-image-loaded", function(_, clean, image)
+    if clean then dt.control.dispatch(show_masks, image) end
+  end)
   dt.register_lib(MODULE, _("AI object mask"), true, false,
     { [dt.gui.views.lighttable] = { "DT_UI_CONTAINER_PANEL_RIGHT_CENTER", 100 },
       [dt.gui.views.darkroom] = { "DT_UI_CONTAINER_PANEL_LEFT_CENTER", 100 } },
@@ -906,6 +911,7 @@ local function set_visible(visible)
 end
 
 local function destroy()
+  if ui.registered then pcall(dt.destroy_event, MASKS_EVENT, "darkroom-image-loaded") end
   dt.destroy_event(SUBJECT_EVENT, "shortcut")
   dt.destroy_event(MODULE, "shortcut")
   set_visible(false)

@@ -431,6 +431,7 @@ def run_named(tmp: Path, with_model: Path, in_chroot: bool, steps: list[tuple[st
         proc = launch_darktable(cfg, dt_env, in_chroot)
     result = (out / "result.txt").read_text()
     assert "ok=true" in result and "=false" not in result, (result, proc.stdout[-3000:])
+    assert "LUA ERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
     assert list(scratch.iterdir()) == [], "temporary exports were left behind"
     index = {m["name"]: m for m in masks.MaskSet(root / "dtmask", photo.name, 1).current()}
     return {"out": out, "index": index, "folder": root / "dtmask"}

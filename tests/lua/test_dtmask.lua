@@ -31,9 +31,13 @@ test("script_data follows lua-scripts conventions", function()
   assert(type(script.destroy) == "function" and type(script.restart) == "function" and type(script.show) == "function")
 end)
 
-test("shortcut and panel are registered", function()
-  local ev = dt.registered.events[1]
-  eq(ev.kind, "shortcut")
+test("shortcut, panel and the panel's mask list (it follows the darkroom's image) are registered", function()
+  local kinds, ev = {}, nil
+  for _, e in ipairs(dt.registered.events) do
+    kinds[e.name] = e.kind
+    if e.kind == "shortcut" and not ev then ev = e end
+  end
+  eq(kinds["dtmask_masks"], "darkroom-image-loaded")
   eq(ev.label, "dtmask: select object")
   eq(dt.registered.libs[1], "AI object mask")
   script.destroy()
@@ -249,6 +253,42 @@ test("subject masks for selected images: every image tried, a failure named and 
   eq(table.concat(ran, ","), "1,2,3")
   local last = dt.printed[#dt.printed]
   assert(last:find("dtmask: subject masks: 2 of 3 images done, 1 failed: IMG_2.CR3 (no subject)", 1, true), last)
+end)
+
+test("an image's masks: listed and removed through the helper, the switch-off style cleaned up", function()
+  local tmp = dt.configuration.tmp_dir
+  local commands, answer = {}, ""
+  dt.control.execute = function(cmd)
+    commands[#commands + 1] = cmd
+    local f = io.open(cmd:match("> '([^']+)' 2>"), "w")
+    f:write(answer)
+    f:close()
+    return 0
+  end
+  dt.prefs["dtmask/mask_folder"] = "/masks"
+  local image = { id = 4, filename = "IMG 4.CR3" }
+  answer = '{"masks": [{"name": "sky", "mask": "/masks/a.pfm", "prompts": "/masks/a.json", "instance": 0}], '
+    .. '"next": "dtmask 1"}'
+  local found = M.masks(image)
+  eq(found.masks[1].name, "sky")
+  eq(found.next, "dtmask 1")
+  assert(commands[1]:find("'lua' 'masks' '--mask-dir' '/masks' '--photo' 'IMG 4.CR3' '--image-id' '4'", 1, true),
+    commands[1])
+  local style = tmp .. "/dtmask-off-test.dtstyle"
+  local f = io.open(style, "w") f:write("x") f:close()
+  answer = '{"off": {"path": "' .. style .. '", "name": "dtmask remove 4_x"}, "masks": [], "next": "dtmask 1"}'
+  eq(M.remove_mask(image, "sky"), true)   -- API 9.0: nothing to switch off in darktable, the files are gone
+  assert(commands[2]:find("'--remove' 'sky'", 1, true), commands[2])
+  assert(not M.file_exists(style), "the switch-off style was left behind")
+  dt.control.execute = function(cmd)
+    local e = io.open(cmd:match("2> '([^']+)'"), "w")
+    e:write("dtmask: error: this photo has no mask named 'moon'\n")
+    e:close()
+    return 2 * 256
+  end
+  eq(M.remove_mask(image, "moon"), false)
+  eq(dt.printed[#dt.printed], "dtmask: error: this photo has no mask named 'moon'")
+  dt.prefs["dtmask/mask_folder"] = ""
 end)
 
 print(string.format("%d passed, %d failed", passed, failed))
