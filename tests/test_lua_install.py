@@ -64,12 +64,17 @@ def test_default_config_folder(monkeypatch, tmp_path: Path):
 
 
 def test_prepare_command_writes_every_style_of_a_selection(tmp_path: Path):
-    mask = tmp_path / "masks" / "m_1_t.pfm"
-    out = json.loads(run("lua", "prepare", "--out-dir", str(tmp_path), "--tag", "1_t", "--mask", str(mask)))
-    assert set(out) == {"preview", "guide", "mask"}
-    assert out["mask"]["name"] == "dtmask m_1_t" and out["guide"]["name"] == "dtmask_guide_1_t"
-    assert all(Path(style["path"]).is_file() for style in out.values())
-    assert not mask.exists()  # the style points at the mask the picker will write
+    folder = tmp_path / "masks"  # made by prepare
+    photo = ["--mask-dir", str(folder), "--photo", "m.dng", "--image-id", "1"]
+    out = json.loads(run("lua", "prepare", "--out-dir", str(tmp_path), "--tag", "1_t", *photo, "--name", "sky"))
+    assert set(out) == {"preview", "guide", "mask", "target"}
+    assert out["mask"]["name"] == "dtmask m_1_sky_t" and out["guide"]["name"] == "dtmask_guide_1_t"
+    assert all(Path(out[kind]["path"]).is_file() for kind in ("preview", "guide", "mask"))
+    assert out["target"]["mask"] == str(folder / "m_1_sky_t.pfm")
+    assert not Path(out["target"]["mask"]).exists()  # the style points at the mask the picker will write
+    assert json.loads(run("lua", "masks", *photo)) == {"masks": [], "next": "dtmask 1"}  # not written yet
+    result = CliRunner().invoke(cli, ["lua", "masks", *photo, "--remove", "sky"])
+    assert result.exit_code == 2 and "--remove needs --out-dir and --tag" in result.output
 
 
 def test_install_then_uninstall_within_a_second_keeps_both_backups(tmp_path: Path):
