@@ -198,7 +198,8 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot
     if not selected:
         return {"report": report, "masks": masks, "scratch": scratch, "photo": photo, "log": proc.stdout,
                 "calls": calls, **paths}
-    runs = [(i, c[:2]) for i, c in enumerate(calls) if c[:2] != ["models", "list"]]  # the panel's model list
+    panel = (["models", "list"], ["lua", "masks"])  # the panel's model list and the image's masks
+    runs = [(i, c[:2]) for i, c in enumerate(calls) if c[:2] not in panel]
     assert [c for _, c in runs] == [["lua", "prepare"], ["pick", runs[1][1][1]]], calls  # two helper runs
     picked = json.loads(outputs[runs[1][0]])
     assert picked["orientation"] == n_expected, picked

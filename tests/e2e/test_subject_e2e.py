@@ -93,5 +93,8 @@ def test_darktable_54_subject_masks_attached(tmp_path, with_model):
     report, calls, folder = run_subject(tmp_path, with_model, in_chroot=True)
     assert report["api"].startswith("9.6")
     check_masks(calls, folder)
-    # one helper run prepares each image's styles (the guide export and the attach style), one segments it
-    assert sorted(c[0] for c in calls if c[:2] != ["models", "list"]) == ["lua", "lua", "segment", "segment"]
+    # one helper run prepares each image's styles (the guide export and the attach style), one segments it; the
+    # panel's own calls (its model list, the image's masks) aside
+    panel = (["models", "list"], ["lua", "masks"])
+    assert sorted(c[0] for c in calls if c[:2] not in panel) == ["lua", "lua", "segment", "segment"]
+    assert sum(c[:2] == ["lua", "prepare"] for c in calls) == 2
