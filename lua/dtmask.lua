@@ -825,31 +825,8 @@ end
 
 local MASKS_EVENT = MODULE .. "_masks"   -- the panel's list follows the image in the darkroom
 
-local function build_ui()
-  ui.button = dt.new_widget("button") {
-    label = _("select object"),
-    tooltip = _("open the picker on this image and make a raster mask of the object you click"),
-    clicked_callback = function() M.action() end,
-  }
-  ui.models = dt.new_widget("combobox") {
-    label = _("model"),
-    tooltip = _("segmentation model (dtmask models list)"),
-    changed_callback = function(self)
-      if self.value and self.value ~= "" then dt.preferences.write(MODULE, "model", "string", self.value) end
-    end,
-    "",
-  }
-  ui.feather = dt.new_widget("slider") {
-    label = _("feather edge"),
-    tooltip = _("soften the mask edge by about this many pixels"),
-    soft_min = 0, soft_max = 20, hard_min = 0, hard_max = 100, step = 1, digits = 0,
-    value = tonumber(pref("feather", "integer")) or 0,
-  }
-  M.feather = function()
-    local value = tonumber(ui.feather.value) or 0
-    dt.preferences.write(MODULE, "feather", "integer", math.floor(value))
-    return value
-  end
+--- the panel's name entry, the image's mask list and its edit and remove buttons
+local function build_mask_widgets()
   ui.name = dt.new_widget("entry") {
     text = "", placeholder = "dtmask 1",
     tooltip = _("the mask's name: a new name adds a mask, a name the image has replaces that mask (empty: the "
@@ -875,6 +852,34 @@ local function build_ui()
       if image and name then dt.control.dispatch(function() M.remove_mask(image, name) end) end
     end,
   }
+end
+
+local function build_ui()
+  ui.button = dt.new_widget("button") {
+    label = _("select object"),
+    tooltip = _("open the picker on this image and make a raster mask of the object you click"),
+    clicked_callback = function() M.action() end,
+  }
+  ui.models = dt.new_widget("combobox") {
+    label = _("model"),
+    tooltip = _("segmentation model (dtmask models list)"),
+    changed_callback = function(self)
+      if self.value and self.value ~= "" then dt.preferences.write(MODULE, "model", "string", self.value) end
+    end,
+    "",
+  }
+  ui.feather = dt.new_widget("slider") {
+    label = _("feather edge"),
+    tooltip = _("soften the mask edge by about this many pixels"),
+    soft_min = 0, soft_max = 20, hard_min = 0, hard_max = 100, step = 1, digits = 0,
+    value = tonumber(pref("feather", "integer")) or 0,
+  }
+  M.feather = function()
+    local value = tonumber(ui.feather.value) or 0
+    dt.preferences.write(MODULE, "feather", "integer", math.floor(value))
+    return value
+  end
+  build_mask_widgets()
   ui.subject = dt.new_widget("button") {
     label = _("subject masks for selected images"),
     tooltip = _("mask the main subject of each selected image, no clicks (a job you can cancel)"),

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import promptfile
 from ..errors import DtmaskError
@@ -22,6 +23,9 @@ from ..segment import SegmentReport, check_output, check_prompts_output
 from .guide import Guide, wait_for
 from .script import Step
 from .session import Background
+
+if TYPE_CHECKING:
+    from .session import PickSession
 
 NO_TK = ("the picker needs tkinter, which this Python lacks: install it (Debian/Ubuntu: apt install python3-tk; "
          "Fedora: dnf install python3-tkinter; macOS Homebrew: brew install python-tk), or use "
@@ -52,16 +56,32 @@ def require_tk() -> None:
         raise DtmaskError(NO_TK) from None
 
 
-def start_from(session, saved: promptfile.SavedPrompts) -> None:
+def start_from(session: "PickSession", saved: promptfile.SavedPrompts | None) -> None:
     """Open on saved prompts (editing a mask): they are in the mask's frame, the session's selection is in the
     frame of the image it shows, which with a guide is the preview (the saved frame turned and scaled down)."""
     from .state import Selection
+    if saved is None:
+        return
     image = session.image
     if session.guide is not None:
         prompts = saved.in_frame(image.width, image.height, saved.orientation)
     else:
         prompts = saved.in_frame(image.width, image.height)
     session.history.propose(Selection.of(prompts))
+
+
+def save_prompts(path: str | None, session: "PickSession", width: int, height: int, n: int) -> None:
+    """The mask's prompts next to it, in its frame, with the orientation the picker showed it in."""
+    if path:
+        promptfile.save(path, promptfile.SavedPrompts(session.file_prompts(), width, height, n))
+
+
+def check_turned_as_saved(saved: promptfile.SavedPrompts | None, guide: Background[Guide] | None, n: int) -> None:
+    """With a guide, saved prompts were placed on the preview by their saved orientation: refuse (before anything
+    is written) when the guide shows the photo is turned otherwise now."""
+    if saved and guide and n != saved.orientation:
+        raise DtmaskError(f"the photo is shown turned otherwise (orientation {n}) than when its prompts were saved "
+                          f"({saved.orientation}): make the mask anew; nothing was written")
 
 
 def run(job: PickJob) -> tuple[SegmentReport, dict]:
@@ -90,8 +110,7 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     model = loading.result()
     times["load"] = time.perf_counter() - start
     session = PickSession(model, image, 1 if guide else job.orientation, guide)
-    if saved:
-        start_from(session, saved)
+    start_from(session, saved)
     try:
         window = PickerWindow(session, job.script)
     except tkinter.TclError as exc:
@@ -108,15 +127,12 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     t = time.perf_counter()
     result, mask = session.finish(job.feather)
     n = guide.result().orientation if guide else job.orientation
-    if saved and guide and n != saved.orientation:
-        raise DtmaskError(f"the photo is shown turned otherwise (orientation {n}) than when its prompts were saved "
-                          f"({saved.orientation}): make the mask anew; nothing was written")
+    check_turned_as_saved(saved, guide, n)
     times["refine"] = time.perf_counter() - t
     t = time.perf_counter()
     write_mask(job.output, mask, fmt)
     height, width = mask.shape
-    if job.save_prompts:
-        promptfile.save(job.save_prompts, promptfile.SavedPrompts(session.file_prompts(), width, height, n))
+    save_prompts(job.save_prompts, session, width, height, n)
     times["write"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - start
     timeline["written"] = time.time()
