@@ -473,11 +473,9 @@ local function wait_for_exports(run)
 end
 
 --- refuse a mask whose size is not the raster mask's input (cameras whose pixels darktable rotates or scales)
-local function check_raster_size(image, width, height, target)
+local function check_raster_size(image, width, height)
   local w, h = M.raster_size(image)
   if w and (width ~= w or height ~= h) then
-    os.remove(target.mask)
-    os.remove(target.prompts)
     error(string.format(_("the export is %dx%d but the raster mask needs %dx%d (this camera's pixels are rotated "
       .. "or scaled); no mask written"), width, height, w, h), 0)
   end
@@ -492,17 +490,28 @@ local function apply_style_file(image, style_file)
   if not ok then error(err, 0) end
 end
 
---- attach the target's mask: a name selected again is switched off with its new file, then on, so that the same
---- instance reads it (darktable adds a new instance otherwise); then the previous version's files go. When
---- attaching fails, the new files go instead and the mask stays as it was.
+--- attach the target's mask (darktable >= 5.2): a name selected again is switched off with its new file, then
+--- on, so that the same instance reads it (darktable adds a new instance otherwise). Then the photo's mask index
+--- becomes the one the helper wrote for after this selection (Windows' rename replaces no file), and the replaced
+--- version's files go.
 local function attach(image, styles)
   local target = styles.target
-  local ok, err = pcall(function()
+  if M.can_attach() then
     if styles.mask_off then apply_style_file(image, styles.mask_off) end
     apply_style_file(image, styles.mask)
-  end)
-  for _, f in ipairs(ok and target.replaces or { target.mask, target.prompts }) do os.remove(f) end
-  if not ok then error(err, 0) end
+  end
+  if M.is_windows() then os.remove(target.index) end
+  if not os.rename(target.index_next, target.index) then
+    error(string.format(_("cannot rename %s"), target.index_next), 0)
+  end
+  for _, f in ipairs(target.replaces) do os.remove(f) end
+end
+
+--- a selection that did not end: its new files go, the photo's masks stay as they were
+local function discard(target)
+  if target then
+    for _, f in ipairs({ target.mask, target.prompts, target.index_next }) do os.remove(f) end
+  end
 end
 
 -- the action -------------------------------------------------------------------------------------------------
@@ -582,12 +591,10 @@ local function pick(image, tag, scratch, run, opts)
   wait_for_exports(run)
   if not result then error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0) end
   M.stage("picked")
-  check_raster_size(image, result.width, result.height, target)
+  check_raster_size(image, result.width, result.height)
   M.last = { mask = mask, score = result.score, name = target.name }
-  if M.can_attach() then
-    attach(image, styles)
-    M.stage("attached")
-  end
+  attach(image, styles)
+  if M.can_attach() then M.stage("attached") end
   tell_where(mask, target.name)
 end
 
@@ -608,10 +615,7 @@ function M.select_object(image, name, edit)
   local ok, err = pcall(pick, image, tag, scratch, run, { name = name, edit = edit })
   wait_for_exports(run)   -- nothing is removed while darktable still writes it
   for _, f in ipairs(run.temp) do os.remove(f) end
-  if not ok and run.target then   -- a cancelled or failed run leaves no stray mask (the previous version stays)
-    os.remove(run.target.mask)
-    os.remove(run.target.prompts)
-  end
+  if not ok then discard(run.target) end   -- a cancelled or failed run leaves no stray mask
   job.valid = false
   current = nil
   if not ok then
@@ -664,23 +668,26 @@ end
 function M.subject_mask(image, tag)
   local scratch = M.join(dt.configuration.tmp_dir, "dtmask-" .. tag)
   current.pidfile = scratch .. "-pid"
-  local temp = {}
+  local temp, target = {}, nil
   local ok, result = pcall(function()
     local styles = prepare(image, scratch, tag, temp, {})
-    local target = styles.target
+    target = styles.target
     local guide = scratch .. "-guide.tif"
     temp[#temp + 1] = guide
     export_into_place(image, styles.guide, guide, 0)
     if current.cancelled then error(_("cancelled"), 0) end
     local out, rc, msg = M.run_helper(M.subject_args(guide, target), scratch)
     if not out then error((rc == 3 or current.cancelled) and _("cancelled") or msg, 0) end
-    check_raster_size(image, out.width, out.height, target)
-    if M.can_attach() then attach(image, styles) end
+    check_raster_size(image, out.width, out.height)
+    attach(image, styles)
     M.last = { mask = target.mask, score = out.score, name = target.name }
     return target.mask
   end)
   for _, f in ipairs(temp) do os.remove(f) end
-  if not ok then error(result, 0) end
+  if not ok then
+    discard(target)
+    error(result, 0)
+  end
   return result
 end
 

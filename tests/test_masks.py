@@ -14,12 +14,18 @@ from dtmask.model import Prompts
 
 
 def select(tmp_path: Path, name: str | None, stamp: str, edit: bool = False, write: bool = True) -> dict:
-    """One selection as the bridge runs it: prepare, then (unless cancelled) the picker writes mask and prompts."""
+    """One selection as the bridge runs it: prepare; then the picker writes mask and prompts and the bridge, once
+    attached, renames the next index into place and deletes the replaced files; or (cancelled) deletes the new."""
     out = masks.prepare_selection(None, tmp_path, f"7_{stamp}", tmp_path / "m", "IMG 1.dng", 7, name, edit, 2.0)
     t = out["target"]
     if write:
         Path(t["mask"]).write_bytes(b"Pf\n1 1\n-1.0\n\0\0\0\0")
         promptfile.save(t["prompts"], promptfile.SavedPrompts(Prompts(points=[(1.0, 2.0)]), 10, 20, 6))
+        Path(t["index_next"]).replace(t["index"])
+        for f in t["replaces"]:
+            Path(f).unlink()
+    else:
+        Path(t["index_next"]).unlink()
     return out
 
 
@@ -59,15 +65,20 @@ def test_a_name_selected_again_keeps_its_instance_and_is_switched_off_then_on(tm
     assert current["sky"] == t["mask"]
 
 
-def test_a_cancelled_selection_leaves_the_mask_as_it_was(tmp_path):
+def test_a_cancelled_selection_leaves_the_mask_as_it_was_and_nothing_behind(tmp_path):
     first = select(tmp_path, "sky", "t1")
     select(tmp_path, "sky", "t2", write=False)  # the picker was cancelled: no new files
     current, = masks.MaskSet(tmp_path / "m", "IMG 1.dng", 7).current()
     assert current["mask"] == first["target"]["mask"]
-    never = select(tmp_path, "new", "t3", write=False)
+    select(tmp_path, "new", "t3", write=False)
     assert [m["name"] for m in masks.MaskSet(tmp_path / "m", "IMG 1.dng", 7).current()] == ["sky"]
-    retry = select(tmp_path, "new", "t4")  # its instance was never made: not a replacement
-    assert retry["target"]["instance"] == never["target"]["instance"] == 1 and "mask_off" not in retry
+    retry = select(tmp_path, "new", "t4")
+    assert retry["target"]["instance"] == 1 and "mask_off" not in retry
+    assert len(list((tmp_path / "m").iterdir())) == 5  # two masks, their prompts, the index
+    fresh = tmp_path / "fresh"
+    out = masks.prepare_selection(None, tmp_path, "8_t1", fresh, "IMG 2.dng", 8)
+    Path(out["target"]["index_next"]).unlink()  # cancelled at once: the folder stays empty
+    assert list(fresh.iterdir()) == []
 
 
 def test_edit_names_the_saved_prompts_and_needs_an_existing_mask(tmp_path):

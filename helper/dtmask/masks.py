@@ -5,9 +5,10 @@ multi_name is the mask's name. darktable caches a mask file by name, so every ne
 `<photo stem>_<image id>_<name slug>_<time>.pfm`, its prompts beside it as `.json` (promptfile). A small index per
 photo, `<photo stem>_<image id>.dtmask.json` in the mask folder, maps each name to its current files and instance.
 
-The index is written before the picker runs (a *pending* version: the new files named, the previous ones kept);
-a name reads its new files once both exist and its previous ones until then, so a cancelled or failed selection
-leaves the mask as it was. The bridge deletes the previous files once darktable reads the new one.
+The index only ever says what darktable has: before the picker runs, the index as it will be after the selection
+is written beside it (`<index>.next`), and the bridge renames it into place once the mask is attached (then
+deletes the replaced version's files), or deletes it with the new files when the selection is cancelled or
+fails: the photo's masks stay as they were, and nothing is left behind.
 
 Instances (multi_priority), as darktable 5.4.1's `dt.styles.apply` assigns them (docs/darktable.md): a new name
 gets the highest rasterfile instance + 1, or takes a switched-off instance (a removed mask) when there is one; a
@@ -54,7 +55,6 @@ class Entry:
     instance: int
     mask: str = ""  # file names in the mask folder
     prompts: str = ""
-    previous: list[str] | None = None  # [mask, prompts] read until the new pair exists
     off: bool = False  # removed: its instance is switched off, free for the next new mask
 
 
@@ -70,6 +70,8 @@ class Target:
     off_before: list[tuple[str, int]]  # switched-off instances below this one (darktable fills those first)
     edit: str | None  # the current prompts file, when editing
     replaces: list[str]  # files to delete once darktable reads the new mask
+    index: str  # the photo's index, and the index after this selection: renamed into place once attached
+    index_next: str
 
 
 class MaskSet:
@@ -88,24 +90,21 @@ class MaskSet:
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise DtmaskError(f"cannot read the mask index {self.path}: {exc}") from None
 
-    def _write(self, entries: list[Entry]) -> None:
-        with atomic_write(self.path) as f:
+    def _write(self, entries: list[Entry], path: Path | None = None) -> None:
+        with atomic_write(path or self.path) as f:
             f.write(json.dumps({"version": INDEX_VERSION, "masks": [asdict(e) for e in entries]},
                                indent=1).encode("utf-8"))
 
-    def _files(self, entry: Entry) -> list[str] | None:
-        """The pair of files the entry reads now: the new one once written, else the previous one."""
-        for pair in ([entry.mask, entry.prompts], entry.previous):
-            if pair and all((self.folder / f).is_file() for f in pair):
-                return pair
-        return None
+    def _files(self, entry: Entry) -> list[str]:
+        """The entry's mask and prompts files that exist."""
+        return [f for f in (entry.mask, entry.prompts) if f and (self.folder / f).is_file()]
 
     def current(self) -> list[dict]:
         """The masks the photo has, in instance order: name, mask and prompts (absolute paths), instance."""
         found = []
         for e in sorted(self.entries(), key=lambda e: e.instance):
-            pair = None if e.off else self._files(e)
-            if pair:
+            pair = [e.mask, e.prompts]
+            if not e.off and self._files(e) == pair:
                 found.append({"name": e.name, "mask": str(self.folder / pair[0]),
                               "prompts": str(self.folder / pair[1]), "instance": e.instance})
         return found
@@ -136,24 +135,23 @@ class MaskSet:
         mask, prompts = self._new_files(name, stamp)
         mine = next((e for e in entries if e.name == name and not e.off), None)
         free = sorted((e for e in entries if e.off), key=lambda e: e.instance)
-        if mine is not None:  # selected again; or a pending entry never written, whose instance was never made
+        if mine is not None:
             entries.remove(mine)
-            instance, previous = mine.instance, self._files(mine)
-            if previous is None:
-                mine = None
+            instance, replaces = mine.instance, self._files(mine)
         elif free:
             entries.remove(free[0])
-            instance, previous = free[0].instance, None
+            instance, replaces = free[0].instance, []
             free = free[1:]
         else:
-            instance = max([e.instance for e in entries] + [highest_other]) + 1
-            previous = None
-        entries.append(Entry(name, instance, mask, prompts, previous))
-        self._write(entries)
+            instance, replaces = max([e.instance for e in entries] + [highest_other]) + 1, []
+        entries.append(Entry(name, instance, mask, prompts))
+        index_next = self.path.with_name(f"{self.path.name}.next")
+        self._write(entries, index_next)
         return Target(name=name, instance=instance, mask=str(self.folder / mask), prompts=str(self.folder / prompts),
                       replace=mine is not None, off_before=[(e.name, e.instance) for e in free if e.instance < instance],
                       edit=live[name]["prompts"] if edit else None,
-                      replaces=[str(self.folder / f) for f in previous or []])
+                      replaces=[str(self.folder / f) for f in replaces], index=str(self.path),
+                      index_next=str(index_next))
 
     def remove(self, name: str) -> Entry:
         """Forget mask `name` and delete its files; its instance stays, switched off, for the next new mask."""
@@ -161,9 +159,9 @@ class MaskSet:
         mine = next((e for e in entries if e.name == name and not e.off), None)
         if mine is None:
             raise UsageError(f"this photo has no mask named {name!r}")
-        for f in [mine.mask, mine.prompts] + (mine.previous or []):
-            (self.folder / f).unlink(missing_ok=True)
-        mine.off, mine.mask, mine.prompts, mine.previous = True, "", "", None
+        for f in self._files(mine):
+            (self.folder / f).unlink()
+        mine.off, mine.mask, mine.prompts = True, "", ""
         self._write(entries)
         return mine
 
