@@ -206,7 +206,7 @@ def test_matte_keeps_a_sharp_edge_sharp_and_a_flat_photo_hard():
 def test_matte_is_a_stage_of_refine_mask():
     photo, alpha = _strand_photo()
     logits = _logits_from(lambda x, y: (300 - x) / 4.0 + 0 * y, 600, 300)
-    soft = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo)
-    hard = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo, options=Refinement().without(["matte"]))
+    soft = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo, options=Refinement().also(["matte"]))
+    hard = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo)  # off by default
     assert set(np.unique(hard)) == {0.0, 1.0} and ((soft > 0.05) & (soft < 0.95)).sum() > 100
     assert np.array_equal(soft > 0.5, hard > 0.5)  # the matte softens the edge, it never moves it

@@ -54,7 +54,7 @@ class Refinement:
     zoom_below: float = 0.25  # zoom when the crop is below this fraction of the image side (a 4x finer view)
     zoom_margin: float = 0.25  # crop margin around the object, as a fraction of its size
     zoom_agreement: float = 0.7  # keep the zoom answer only if its IoU with the image's answer is at least this
-    matte: bool = True
+    matte: bool = False  # off by default: on a hard-edged disc it left opacity beyond 4 px of the edge (darktable e2e)
     matte_radius: float = 12.0  # pixels from the mask's edge that get a soft alpha (strands reach about this far)
     matte_eps: float = 1e-3  # squared 0..1 colour difference below which inside and outside are alike: mask kept
     feather: float = 0.0  # soft edge, pixels
@@ -70,6 +70,10 @@ class Refinement:
         if "all" in stages:
             return replace(Refinement.raw(), feather=self.feather)
         return replace(self, **{STAGES[name]: False for name in stages})
+
+    def also(self, stages: Iterable[str]) -> "Refinement":
+        """These stages switched on, by their names in ``STAGES`` (``matte`` is off unless asked for)."""
+        return replace(self, **{STAGES[name]: True for name in stages})
 
     def with_feather(self, px: float) -> "Refinement":
         return replace(self, feather=px) if px else self
