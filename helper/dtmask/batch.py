@@ -130,11 +130,15 @@ class BatchReport:
     seconds: float = 0.0
 
     def as_json(self) -> dict:
+        """Each list in the images' order, however many workers finished them in whatever order."""
+        def ordered(events: list[Event]) -> list[Event]:
+            return sorted(events, key=lambda e: e.item.index)
+
         return {"output_dir": self.out_dir, "total": self.total, "cancelled": self.cancelled,
                 "written": [{"image": e.item.image, "output": e.item.output, "score": round(e.score or 0.0, 4),
-                             "seconds": round(e.seconds, 3)} for e in self.written],
-                "skipped": [{"image": e.item.image, "output": e.item.output} for e in self.skipped],
-                "failed": [{"image": e.item.image, "error": e.error} for e in self.failed],
+                             "seconds": round(e.seconds, 3)} for e in ordered(self.written)],
+                "skipped": [{"image": e.item.image, "output": e.item.output} for e in ordered(self.skipped)],
+                "failed": [{"image": e.item.image, "error": e.error} for e in ordered(self.failed)],
                 "seconds": round(self.seconds, 3)}
 
     def summary(self) -> str:
