@@ -124,10 +124,10 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
         raise
     timeline.update(window.timeline)
     times["encode"] = session.encode_seconds
+    n = guide.result().orientation if guide else job.orientation
+    check_turned_as_saved(saved, guide, n)  # before the full-resolution refinement, not after it
     t = time.perf_counter()
     result, mask = session.finish(job.feather)
-    n = guide.result().orientation if guide else job.orientation
-    check_turned_as_saved(saved, guide, n)
     times["refine"] = time.perf_counter() - t
     t = time.perf_counter()
     write_mask(job.output, mask, fmt)
@@ -144,7 +144,8 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     if session.hover_seconds:
         times["hover_decode_median"] = statistics.median(session.hover_seconds)
     selection = session.history.selection
-    notes = list(image.notes) + (guide.result().raster.notes if guide else []) + ([model.notice] if model.notice else [])
+    notes = list(image.notes) + (guide.result().raster.notes if guide else [])
+    notes += [model.notice] if model.notice else []
     report = SegmentReport(output=str(Path(job.output).resolve()), width=width, height=height,
                            model=model.id, score=result.score, cached=session.embedding.cached,
                            prompts=session.file_prompts().as_json(), timings=times, notes=notes)
