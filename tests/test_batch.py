@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from dtmask import batch
+from dtmask.jobs import batch
 from dtmask.errors import UsageError
 from dtmask.imageio import read_mask
 from scenes import iou, two_objects
