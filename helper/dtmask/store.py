@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .engines import FAMILIES
 from .engines.spec import describe_io, read_io
 from .errors import DtmaskError, ModelError, UsageError, first_line
 
@@ -420,8 +421,6 @@ def add(folder: str | Path, family: str, model_id: str | None = None, licence: s
     they are the user's): the manifest records their absolute paths and sha256, so a file changed or moved later
     is noticed when the model loads. Re-adding an added model's id records its files afresh.
     """
-    from .engines import FAMILIES
-
     source = Path(folder).expanduser().resolve()
     if not source.is_dir():
         raise UsageError(f"no such folder: {source}")
