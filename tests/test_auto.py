@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tifffile
 
-from dtmask import auto
-from dtmask.jobs import everything
+from dtmask import auto, geometry
 from dtmask.errors import UsageError
 from dtmask.imageio import read_mask
+from dtmask.jobs import everything
 from scenes import iou, two_objects
 
 
@@ -52,8 +52,8 @@ def test_nms_keeps_the_best_of_duplicates_and_parts_of_wholes():
 
 
 def test_bbox_and_cells_in_file_pixels():
-    assert auto.lowres_shape(2000, 1000) == (128, 256)
-    assert auto.cell_size(2000, 1000) == pytest.approx(7.8125)
+    assert geometry.lowres_shape(2000, 1000) == (128, 256)
+    assert geometry.cell_size(2000, 1000) == pytest.approx(7.8125)
     lowres = np.zeros((128, 256), bool)
     lowres[10:20, 30:40] = True
     assert auto.bbox_of(lowres, 2000, 1000) == (234, 78, 313, 157)

@@ -34,7 +34,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .geometry import LOWRES_SIZE, MODEL_SIZE, ResizeLongestSide
+from .geometry import cell_size, lowres_shape
 from .model import Embedding, Model, Prompts, Result, predicted_iou
 from .refine import WHOLE_FRAME, Refinement
 
@@ -85,18 +85,6 @@ def point_grid(n: int, width: int, height: int) -> np.ndarray:
     side = np.linspace(offset, 1 - offset, n)
     xs, ys = np.meshgrid(side * width, side * height)
     return np.stack([xs.ravel(), ys.ravel()], axis=1)
-
-
-def lowres_shape(width: int, height: int) -> tuple[int, int]:
-    """(rows, cols) of the decoder's 256-grid cells that cover the image (the rest is letterbox padding)."""
-    w, h = ResizeLongestSide(width, height).resized_size
-    cell = MODEL_SIZE // LOWRES_SIZE
-    return -(-h // cell), -(-w // cell)
-
-
-def cell_size(width: int, height: int) -> float:
-    """File-frame pixels per decoder cell (the same on both axes)."""
-    return (MODEL_SIZE / LOWRES_SIZE) / ResizeLongestSide(width, height).scale
 
 
 def stability(logits: np.ndarray, offset: float = STABILITY_OFFSET) -> float:
