@@ -162,6 +162,8 @@ def picker_clicks(photo: Path, model_id: str | None, canvas: tuple[int, int] = (
     for fx, fy, positive in clicks:
         start = time.perf_counter()
         session.click(fx * w, fy * h, positive)
+        session.request_decode()
+        session.wait_decoded()
         inside = mask_on_canvas(session.result.logits, xs, ys, 1, w, h)
         ppm(backdrop.compose(inside, "overlay"))
         seconds.append(time.perf_counter() - start)

@@ -69,3 +69,32 @@ def _step(item: object, index: int) -> Step:
 
 def _numbers(values: list) -> bool:
     return all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in values)
+
+
+def call(step: Step) -> tuple[str, tuple]:
+    """The window handler a step runs and its arguments: ("point", (u, v)) -> ("add_point", (u, v, True))."""
+    action, args = step
+    if action in ("point", "negative"):
+        return "add_point", (*args, action == "point")
+    if action in STROKES:
+        return "add_stroke", (list(zip(args[::2], args[1::2])), action == "stroke")
+    return {"box": "set_box"}.get(action, action), args
+
+
+class Player:
+    """Hands out a script's steps one at a time, each only once the work the steps before it started has ended
+    (a click's mask, the subject search, a hover outline), and a hover step only once the image is analysed:
+    a scripted run does the same thing however fast the machine is."""
+
+    def __init__(self, steps: list[Step]):
+        self._steps = list(steps)
+
+    @property
+    def done(self) -> bool:
+        return not self._steps
+
+    def next(self, ready: bool, busy: bool) -> Step | None:
+        """The next step to run now, or None to wait (``busy``: a decode, subject search or hover is under way)."""
+        if busy or not self._steps or (self._steps[0][0] == "hover" and not ready):
+            return None
+        return self._steps.pop(0)
