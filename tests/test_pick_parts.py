@@ -10,6 +10,7 @@ import dtmask
 from dtmask.errors import UsageError
 from dtmask.model import Model
 from dtmask.picker.gestures import DRAG_PX, Box, Click, Drawing, Gestures, Pan, Rubber, Stroke
+from dtmask.picker.render import HOVER, REACH, Backdrop
 from dtmask.picker.script import Player, call
 from dtmask.picker.session import PickSession
 from dtmask.picker.state import Selection
@@ -161,3 +162,36 @@ def test_a_step_the_model_cannot_decode_comes_back_with_its_error(tmp_path):
     with pytest.raises(UsageError, match="nothing is selected"):
         session.history.undo()
         session.finish()
+
+
+# --- drawing only what changed ---------------------------------------------------------------------------------
+
+
+def test_updating_the_picture_where_the_masks_changed_gives_the_full_composition():
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)
+    backdrop = Backdrop(base)
+    yy, xx = np.mgrid[:60, :90]
+
+    def disc(x, y, r, hole=None):
+        inside = np.hypot(xx - x, yy - y) < r
+        if hole is not None:  # one pixel off: its outline reaches two pixels down and right of it
+            inside[hole] = False
+        return inside
+
+    steps = [(None, None, "overlay"), (disc(20, 20, 9), None, "overlay"),
+             (disc(20, 20, 9), disc(70, 40, 12), "overlay"), (disc(20, 20, 9), disc(70, 40, 12, (40, 70)), "overlay"),
+             (disc(20, 20, 9), disc(69, 39, 11), "overlay"), (disc(22, 21, 9) | disc(70, 40, 12), None, "overlay"),
+             (~disc(22, 21, 9), disc(0, 0, 5), "overlay"),
+             (~disc(22, 21, 9), disc(0, 0, 5), "mask"), (disc(50, 30, 4), disc(52, 30, 4), "outline"),
+             (disc(50, 30, 4), None, "original"), (disc(89, 59, 20), None, "overlay")]
+    regions = []
+    for inside, hover, view in steps:
+        regions.append(backdrop.update(inside, view, hover))
+        assert np.array_equal(backdrop.picture, backdrop.compose(inside, view, hover)), (view, len(regions))
+    assert backdrop.update(steps[-1][0], "overlay") is None  # the same masks again: nothing to draw
+    assert regions[0] == (0, 60, 0, 90) and regions[7] == (0, 60, 0, 90)  # the first picture, a new view
+    y0, y1, x0, x1 = regions[2]  # the hover outline came: its disc grown by the outlines' reach
+    assert (y0, y1, x0, x1) == (40 - 12 - REACH + 1, 40 + 12 + REACH, 70 - 12 - REACH + 1, 70 + 12 + REACH)
+    hover_pixels = backdrop.compose(None, "overlay", disc(70, 40, 12)) == HOVER
+    assert hover_pixels.all(axis=2).sum() > 50

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import Cancelled, DtmaskError, UsageError
 from ..geometry import file_to_display
 from .gestures import Box, Click, Drawing, Gesture, Gestures, Pan, Rubber, Stroke
-from .render import VIEWS, Backdrop, ImageSource, make_preview, mask_on_canvas, outline, ppm
+from .render import VIEWS, Backdrop, ImageSource, make_preview, mask_on_canvas, ppm
 from .script import Player, Step, call
 from .session import Background, PickSession
 from .state import Entry
@@ -45,7 +45,7 @@ STROKE_WIDTH = 5
 COLOURS = {True: "#2ee05a", False: "#ff3b3b"}  # + and - prompts
 HOVER_REST = 0.05  # seconds the pointer rests before the object under it is decoded
 HOVER_POLL_MS = 15
-HOVER_COLOUR = np.array([255, 212, 0], np.uint8)
+SAMPLED = 3  # masks kept sampled on the canvas: the current step's, the hover's, and one undo away
 
 
 class PickerWindow:
@@ -79,6 +79,7 @@ class PickerWindow:
         self._preview: Background | None = None
         self._backdrop: Backdrop | None = None
         self._visible: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._sampled: list[tuple[object, np.ndarray]] = []  # (result, its mask on the canvas), newest first
         self._build()
         self._bind()
         self._render_view()
@@ -432,31 +433,42 @@ class PickerWindow:
         self._visible = (xs, ys)
         self.canvas.coords(self._image_item, c0, r0)
         self._backdrop = Backdrop(self._source.sample(xs, ys, self.viewport.scale)) if xs.size and ys.size else None
+        self._sampled = []
         self._render_mask()
         self._draw_markers()
         self._update_status()
 
     def _render_mask(self) -> None:
+        """Draw the current step's mask and the hover outline; only the pixels they change go to Tk."""
         if self._backdrop is None:
             return
-        s = self.session
-        entry = s.history.current
+        entry = self.session.history.current
         inside = None
         if entry.result is not None and entry.selection.has_foreground:
-            xs, ys = self._visible
-            inside = mask_on_canvas(entry.result.logits, xs, ys, s.orientation, s.image.width, s.image.height)
-            if entry.selection.invert:
-                inside = ~inside
-        picture = self._backdrop.compose(inside, self.view)
-        if self._hover_result is not None:
-            xs, ys = self._visible
-            edge = outline(mask_on_canvas(self._hover_result.logits, xs, ys, s.orientation, s.image.width,
-                                          s.image.height))
-            edge[1:] |= edge[:-1].copy()  # two pixels wide: visible on any picture
-            edge[:, 1:] |= edge[:, :-1].copy()
-            picture = picture.copy() if picture is self._backdrop.base else picture
-            picture[edge] = HOVER_COLOUR
-        self._photo.configure(data=ppm(picture), format="PPM")
+            inside = self._on_canvas(entry.result)
+            inside = ~inside if entry.selection.invert else inside
+        hover = self._on_canvas(self._hover_result) if self._hover_result is not None else None
+        region = self._backdrop.update(inside, self.view, hover)
+        if region is None:
+            return
+        picture = self._backdrop.picture
+        if (self._photo.height(), self._photo.width()) != picture.shape[:2]:
+            self._photo.configure(data=ppm(picture), format="PPM")
+            return
+        y0, y1, x0, x1 = region
+        self._photo.tk.call(self._photo.name, "put", ppm(picture[y0:y1, x0:x1]), "-format", "ppm", "-to", x0, y0)
+
+    def _on_canvas(self, result) -> np.ndarray:
+        """A mask's canvas pixels, remembered for the last few masks until the view moves (a hover answer or a
+        status change then redraws without sampling again)."""
+        for seen, inside in self._sampled:
+            if seen is result:
+                return inside
+        s = self.session
+        xs, ys = self._visible
+        inside = mask_on_canvas(result.logits, xs, ys, s.orientation, s.image.width, s.image.height)
+        self._sampled = [(result, inside)] + self._sampled[:SAMPLED - 1]
+        return inside
 
     def _to_canvas(self, x: float, y: float) -> tuple[float, float]:
         s = self.session
