@@ -105,6 +105,7 @@ class PickerWindow:
                                 cursor="crosshair")
         self.canvas.pack(fill="both", expand=True)
         self._photo = tk.PhotoImage(master=self.root)
+        self._scratch = tk.PhotoImage(master=self.root)  # a changed region on its way into _photo
         self._image_item = self.canvas.create_image(0, 0, anchor="nw", image=self._photo)
         bar = tk.Frame(self.root)
         bar.pack(fill="x")
@@ -272,7 +273,7 @@ class PickerWindow:
         try:
             for pending in self.root.tk.splitlist(self.root.tk.call("after", "info")):
                 self.root.after_cancel(pending)
-            self._photo = None
+            self._photo = self._scratch = None
             self.root.destroy()
         except tk.TclError:  # already gone
             pass
@@ -449,14 +450,18 @@ class PickerWindow:
             inside = ~inside if entry.selection.invert else inside
         hover = self._on_canvas(self._hover_result) if self._hover_result is not None else None
         region = self._backdrop.update(inside, self.view, hover)
-        if region is None:
-            return
-        picture = self._backdrop.picture
+        if region is not None:
+            self._put(self._backdrop.picture, region)
+
+    def _put(self, picture: np.ndarray, region: tuple[int, int, int, int]) -> None:
+        """Hand Tk the region of the picture that changed (all of it when the photo's size changes)."""
         if (self._photo.height(), self._photo.width()) != picture.shape[:2]:
             self._photo.configure(data=ppm(picture), format="PPM")
             return
-        y0, y1, x0, x1 = region
-        self._photo.tk.call(self._photo.name, "put", ppm(picture[y0:y1, x0:x1]), "-format", "ppm", "-to", x0, y0)
+        y0, y1, x0, x1 = region  # Tk's own `put` of PPM data is slower than this copy from a photo off screen
+        self._scratch.configure(data=ppm(picture[y0:y1, x0:x1]), format="PPM")
+        self._photo.tk.call(self._photo.name, "copy", self._scratch.name, "-from", 0, 0, x1 - x0, y1 - y0,
+                            "-to", x0, y0)
 
     def _on_canvas(self, result) -> np.ndarray:
         """A mask's canvas pixels, remembered for the last few masks until the view moves (a hover answer or a
