@@ -6,9 +6,10 @@ The file is a JSON list of steps in displayed-image pixels (what the window show
      {"stroke": [[u, v], ...]}, {"negative_stroke": [[u, v], ...]}, {"subject": true}, {"hover": [u, v]},
      {"undo": true}, {"redo": true}, {"invert": true}, {"reset": true}, {"apply": true} | {"cancel": true}]
 
-A script that does not end with apply or cancel applies after its last step. Hover is off in scripted runs
-except at a ``hover`` step, which waits for its outline (it never changes the prompts). A stroke step is kept
-flat as (u0, v0, u1, v1, ...).
+A script that does not end with apply or cancel applies after its last step. Every step waits until the work of
+the steps before it has ended (a click's mask, the subject, a hover outline), so a run does the same whatever the
+machine's speed. Hover is off in scripted runs except at a ``hover`` step, which waits for the analysis and then
+for its outline (it never changes the prompts). A stroke step is kept flat as (u0, v0, u1, v1, ...).
 """
 
 from __future__ import annotations
