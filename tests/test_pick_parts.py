@@ -43,8 +43,8 @@ def test_a_press_and_release_in_place_is_a_click_shift_or_right_makes_it_negativ
 def test_a_drag_becomes_a_rubber_band_then_a_box_clamped_to_the_image():
     g = gestures()
     g.press(20, 10, "left")
-    assert g.drag(20 + DRAG_PX, 10) == Rubber(20, 10, 20 + DRAG_PX, 10) and g.mode == "box"
-    assert g.drag(500, 400) == Rubber(20, 10, 500, 400)
+    assert g.drag(20 + DRAG_PX, 10) == Rubber((20, 10, 20 + DRAG_PX, 10)) and g.mode == "box"
+    assert g.drag(500, 400) == Rubber((20, 10, 500, 400))
     assert g.release(500, 400) == Box(9.75, 4.75, 99.0, 49.0) and g.mode is None
     g = gestures(scale=32.0)  # deep zoom: a box thinner than a pixel is a + click at the press
     g.viewport.scale = 32.0

@@ -55,12 +55,9 @@ class Pan:
 
 @dataclass(frozen=True)
 class Rubber:
-    """The box being dragged, in canvas pixels: draw it as a rubber band."""
+    """The box being dragged, (x0, y0, x1, y1) in canvas pixels: draw it as a rubber band."""
 
-    x0: float
-    y0: float
-    x1: float
-    y1: float
+    rect: tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,7 @@ class Gestures:
         x0, y0 = self._start
         if self.mode == "click" and max(abs(cx - x0), abs(cy - y0)) >= DRAG_PX:
             self.mode = "box"
-        return Rubber(x0, y0, cx, cy) if self.mode == "box" else None
+        return Rubber((x0, y0, cx, cy)) if self.mode == "box" else None
 
     def release(self, cx: float, cy: float, shift: bool = False) -> Gesture:
         """The button came up: the click, box or stroke it made (None for a pan or a press off the image)."""

@@ -549,8 +549,7 @@ class PickerWindow:
             self._queue_render()
         elif isinstance(g, Rubber):
             self.canvas.delete("rubber")
-            self.canvas.create_rectangle(g.x0, g.y0, g.x1, g.y1, outline="#ffd400", width=1, dash=(3, 3),
-                                         tags="rubber")
+            self.canvas.create_rectangle(*g.rect, outline="#ffd400", width=1, dash=(3, 3), tags="rubber")
         elif isinstance(g, Drawing):
             self.canvas.delete("stroke")
             self._draw_stroke(list(g.flat), g.positive, "stroke")
