@@ -10,7 +10,7 @@ import time
 import pytest
 import tifffile
 
-from dtmask import batch
+from dtmask.jobs import batch
 from dtmask.errors import UsageError
 from dtmask.imageio import read_mask
 from conftest import dtmask_process, run_dtmask
