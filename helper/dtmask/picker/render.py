@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import bilinear, display_to_file, lowres_scales, orient_array, to_model_frame
+from ..geometry import bilinear, bilinear_weights, display_to_file, lowres_scales, orient_array, to_model_frame
 from ..imageio import Image
 
 VIEWS = ("overlay", "mask", "outline", "original")
@@ -80,8 +80,20 @@ def mask_on_canvas(logits: np.ndarray, xs: np.ndarray, ys: np.ndarray, orientati
         ys, xs = np.asarray(col_y), np.asarray(row_x)
     else:
         ys, xs = np.asarray(row_y), np.asarray(col_x)
-    inside = bilinear(logits, (ys + 0.5) * sy - 0.5, (xs + 0.5) * sx - 0.5) > 0  # pixel centres aligned
+    pos_y, pos_x = (ys + 0.5) * sy - 0.5, (xs + 0.5) * sx - 0.5  # pixel centres aligned
+    positive = logits > 0  # a bilinear sample is positive only next to a positive cell: sample just there
+    rows, cols = _near(positive.any(axis=1), pos_y), _near(positive.any(axis=0), pos_x)
+    inside = np.zeros((pos_y.size, pos_x.size), bool)
+    if rows is not None and cols is not None:
+        inside[rows, cols] = bilinear(logits, pos_y[rows], pos_x[cols]) > 0
     return inside.T if orientation >= 5 else inside
+
+
+def _near(cells: np.ndarray, pos: np.ndarray) -> slice | None:
+    """The run of sample positions with a True cell among their two neighbours, None when none has."""
+    i0, i1, _ = bilinear_weights(pos, cells.size)
+    near = np.flatnonzero(cells[i0] | cells[i1])
+    return slice(int(near[0]), int(near[-1]) + 1) if near.size else None
 
 
 def outline(inside: np.ndarray) -> np.ndarray:
