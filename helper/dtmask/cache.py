@@ -32,7 +32,7 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("dtmask", appauthor=False))
 
 
-DIGEST_PARTS = 4  # the pixels are hashed in this many parts, two at a time (a fixed count: the key is the same everywhere)
+DIGEST_PARTS = 4  # the pixels are hashed in this many parts, two at a time (fixed: the same key on every machine)
 
 
 def pixels_digest(pixels: np.ndarray) -> str:

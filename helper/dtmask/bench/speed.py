@@ -5,8 +5,8 @@ load count), with its own peak RSS. The plain pipeline (``plain.py``: tifffile, 
 onnxruntime with default options, the decoder's own full-size mask, one plain write) runs on the same photo in
 the same run, because these machines are shared and noisy: compare rows, not runs. The goals (issue 15): first
 mask <= 0.8 x the plain pipeline, cached embedding <= 0.25 x, peak RSS <= 1.5 GB, ``segment --all`` with a
-cached embedding <= 3 s, ``batch --jobs 2`` >= 1.5 x the throughput of ``--jobs 1`` (or ``--jobs auto`` as fast as the faster of
-the two), a picker click <= 100 ms.
+cached embedding <= 3 s, ``batch --jobs 2`` >= 1.5 x the throughput of ``--jobs 1`` (or ``--jobs auto`` as fast
+as the faster of the two), a picker click <= 100 ms.
 """
 
 from __future__ import annotations
@@ -143,7 +143,8 @@ def _batch(folder: Path, photos: list[Path], jobs: int | str, model_args: list[s
 
 def picker_clicks(photo: Path, model_id: str | None, canvas: tuple[int, int] = (1600, 1000)) -> list[float]:
     """Seconds per click in the picker's session, from the click to the canvas picture (decode, the mask sampled
-    onto a fitted canvas, the tint and outline, the PPM bytes Tk is given); Tk's own drawing is left out."""
+    onto a fitted canvas, the tint and outline where the mask changed, the PPM bytes Tk is given); Tk's own
+    drawing is left out."""
     from ..imageio import read_image
     from ..model import load_model
     from ..picker.render import Backdrop, ImageSource, mask_on_canvas, ppm
@@ -165,8 +166,11 @@ def picker_clicks(photo: Path, model_id: str | None, canvas: tuple[int, int] = (
     for fx, fy, positive in clicks:
         start = time.perf_counter()
         session.click(fx * w, fy * h, positive)
+        session.request_decode()
+        session.wait_decoded()
         inside = mask_on_canvas(session.result.logits, xs, ys, 1, w, h)
-        ppm(backdrop.compose(inside, "overlay"))
+        y0, y1, x0, x1 = backdrop.update(inside, "overlay") or (0, 0, 0, 0)
+        ppm(backdrop.picture[y0:y1, x0:x1])
         seconds.append(time.perf_counter() - start)
     return seconds
 
