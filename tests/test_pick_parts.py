@@ -82,6 +82,7 @@ def test_status_line_for_each_state():
     assert Status("m", True, Selection(negatives=((1.0, 1.0),))).state() == "add a + click or a box"
     assert Status("m", True, one).state() == "finding the object…"  # decoding
     assert Status("m", True, one, score=0.876).state() == "score 0.88"
+    assert Status("m", True, one, score=1.009).state() == "score 1.00"  # a predicted IoU, as the reports give it
     assert Status("m", True, one, score=0.9, subject=True).state() == "finding the main subject…"
     full = Selection(points=((1.0, 1.0),), negatives=((2.0, 2.0),) * 2, box=(0, 0, 5, 5), invert=True,
                      strokes=(((1.0, 1.0),),), negative_strokes=(((3.0, 3.0),),) * 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..model import predicted_iou
 from .state import Selection
 
 BUSY = "analysing the image…"  # over the canvas until the embedding is here
@@ -32,7 +33,7 @@ class Status:
         if self.subject:
             return "finding the main subject…"
         if self.selection.has_foreground:
-            return f"score {self.score:.2f}" if self.score is not None else "finding the object…"
+            return f"score {predicted_iou(self.score):.2f}" if self.score is not None else "finding the object…"
         return "add a + click or a box" if self.selection.negatives else "click on the object"
 
     def counts(self) -> str:
