@@ -240,3 +240,15 @@ def test_matte_adds_no_opacity_beyond_a_hard_edge(noise):
     unfloored = disc.astype(np.float32)
     matte(unfloored, photo, floor=0.0)  # the same matte without the noise floor leaves a faint halo
     assert (unfloored[beyond] > 0.02).sum() > 50
+
+
+def test_matte_gives_a_colour_past_the_object_no_opacity():
+    """A bright patch beside a dark object's edge is no mix of the object and the background (a mix lies between
+    their colours): it stays out instead of getting the most the matte may give outside, 0.5."""
+    photo = np.full((256, 512, 3), 10, np.uint8)
+    photo[:, :203] = (60, 60, 120)  # an edge off the matte's working grid (4 px), as edges are
+    photo[100:110, 209:219] = 250
+    mask = np.zeros((256, 512), np.float32)
+    mask[:, :203] = 1
+    matte(mask, photo)
+    assert mask[100:110, 209:219].max() < 0.02 and mask[:, :203].min() > 0.5

@@ -595,7 +595,7 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
         pixel = guide[r0:r1, c0:c1][band].astype(np.float32) / white
         d = fore - back
         d2 = np.einsum("nc,nc->n", d, d)
-        alpha = np.clip(np.einsum("nc,nc->n", pixel - back, d) / np.maximum(d2, 1e-12), 0, 1)
+        alpha = np.einsum("nc,nc->n", pixel - back, d) / np.maximum(d2, 1e-12)  # unclipped: see _above_noise
         trust = d2 / (d2 + spread.sum(axis=1) + eps)
         region = mask[r0:r1, c0:c1]
         before = region[band]
@@ -623,13 +623,16 @@ def _known_colours(small: np.ndarray, p: np.ndarray, band: np.ndarray, k: int) -
 
 def _above_noise(alpha: np.ndarray, inside: np.ndarray, variance: np.ndarray, d2: np.ndarray,
                  floor: float) -> np.ndarray:
-    """The unmixed alpha with what the photo's noise alone would give taken out: ``floor`` standard deviations
-    of the sure colours (per channel ``variance`` of F and of B, (n, 2)), in alpha units along F - B. Outside the
-    mask a pixel's alpha shrinks towards 0 by that much, inside its 1 - alpha, so a hard edge in a noisy or
-    textured photo gets no faint opacity around it, while a strand clearly of the object's colour keeps most."""
+    """The unmixed (unclipped) alpha with what the photo's noise alone would give taken out: ``floor`` standard
+    deviations of the sure colours (per channel ``variance`` of F and of B, (n, 2)), in alpha units along F - B.
+    Outside the mask a pixel's alpha shrinks towards 0 by that much, inside its 1 - alpha, so a hard edge in a
+    noisy or textured photo gets no faint opacity around it, while a strand clearly of the object's colour keeps
+    most. A colour past the other side's (a bright star beside dark fur) is no mix of the two: its alpha folds
+    back towards its own side's."""
     noise = floor * np.sqrt(np.where(inside, variance[:, 0], variance[:, 1]) / np.maximum(d2, 1e-12))
     keep = np.clip(1 - noise, 1e-6, 1)
     away = np.where(inside, 1 - alpha, alpha)  # how far the pixel is from its side of the mask
+    away = np.where(away > 1, 2 - away, away)
     away = np.clip((away - noise) / keep, 0, 1)
     return np.where(inside, 1 - away, away)
 
