@@ -542,10 +542,9 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
     and outside look alike, or their texture is as strong as their difference, the 0/1 mask stays. What the sure
     colours' noise alone would give (``floor`` standard deviations along F - B) is taken out of the alpha, and a
     pixel keeps no more of it than a neighbour has, so the noise or texture beside a hard edge does not turn into
-    faint opacity around it. The matte
-    never moves the edge: a pixel inside keeps an alpha above 0.5 and one outside at most 0.5, so the mask at 0.5
-    is the one the other stages made (crossing it near a hard edge only roughened the edge, measured) and the
-    matte adds partial opacity only. Runs only on tiles along the edge; F and B are estimated on a working grid
+    faint opacity around it. The matte never moves the edge: a pixel inside keeps an alpha above 0.5 and one
+    outside at most 0.5, so the mask at 0.5 is the one the other stages made (crossing it near a hard edge only
+    roughened the edge, measured) and the matte adds partial opacity only. Runs only on tiles along the edge; F and B are estimated on a working grid
     coarser than the pixels.
     """
     height, width = mask.shape
