@@ -1,8 +1,10 @@
 """``dtmask pick``: the interactive object picker (a tkinter window), from image file to mask file.
 
-Modules, one concern each: ``state`` (undoable selection), ``session`` (display -> file frame, decoding),
-``guide`` (the full-resolution export that arrives while the user clicks on a preview), ``viewport`` (zoom and
-pan), ``render`` (canvas pixels), ``script`` (``--script`` files), ``window`` (tkinter).
+Modules, one concern each: ``state`` (undoable selection), ``session`` (display -> file frame, decoding off the
+Tk thread), ``guide`` (the full-resolution export that arrives while the user clicks on a preview), ``viewport``
+(zoom and pan), ``gestures`` (presses and drags -> clicks, boxes, strokes, pans), ``status`` (the status line and
+when Apply may go), ``render`` (canvas pixels), ``script`` (``--script`` files and their playing), ``window``
+(tkinter wiring and drawing). Only ``window`` imports tkinter.
 Importing this package does not import tkinter: :func:`run` checks for it and says what to install.
 """
 
