@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
-from contextlib import contextmanager
+import sys
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -25,6 +28,27 @@ def model_home(tmp_path_factory) -> Path:
 
         store.install(source=str(MODEL_ARCHIVE))
     return home
+
+
+def run_dtmask(*args) -> SimpleNamespace:
+    """Run the `dtmask` command in this process, as its console script would (exit code, stdout, stderr).
+
+    In process, so a test pays no interpreter start and no model reload; `dtmask_process` is the real process."""
+    from dtmask.cli import main
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def dtmask_process(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
+    """Run `python -m dtmask` as its own process: for the few tests of the real entry point."""
+    return subprocess.run([sys.executable, "-m", "dtmask", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
 
 
 @contextmanager

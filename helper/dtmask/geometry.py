@@ -52,10 +52,36 @@ def relative_to_pixels(points: np.ndarray, width: int, height: int) -> np.ndarra
     return np.minimum(px, np.array([width - 1e-6, height - 1e-6]))
 
 
-def area_resize_axis(count: int, new_count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boundaries for area-averaging ``count`` samples into ``new_count`` (used with cumulative sums)."""
-    edges = np.arange(new_count + 1, dtype=np.float64) * (count / new_count)
-    return edges[:-1], edges[1:]
+# --- the low-resolution grid: the decoder's (n, n) logits over the model frame -------------------------------
+
+def lowres_scales(width: int, height: int, n: int = LOWRES_SIZE) -> tuple[float, float]:
+    """Logit cells per file-frame pixel, (x, y), for a W x H image under an (n, n) grid.
+
+    Per axis from the rounded letterbox size (as segment-anything crops and upsamples), so the two may differ
+    in the last digits.
+    """
+    w, h = ResizeLongestSide(width, height).resized_size
+    return (w / width) * (n / MODEL_SIZE), (h / height) * (n / MODEL_SIZE)
+
+
+def lowres_shape(width: int, height: int, n: int = LOWRES_SIZE) -> tuple[int, int]:
+    """(rows, cols) of the (n, n) grid's cells that cover the image (the rest is letterbox padding)."""
+    w, h = ResizeLongestSide(width, height).resized_size
+    return -(-h * n // MODEL_SIZE), -(-w * n // MODEL_SIZE)
+
+
+def cell_size(width: int, height: int) -> float:
+    """File-frame pixels per decoder cell (the same on both axes)."""
+    return (MODEL_SIZE / LOWRES_SIZE) / ResizeLongestSide(width, height).scale
+
+
+# --- resampling: the one bilinear sampler and the one area-average downsampler -------------------------------
+
+def bilinear_weights(pos: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbouring indices i0, i1 and the weight of i1 for fractional index positions (clamped to 0..count-1)."""
+    pos = np.clip(pos, 0, count - 1)
+    i0 = np.floor(pos).astype(np.intp)
+    return i0, np.minimum(i0 + 1, count - 1), (pos - i0).astype(np.float32)
 
 
 def bilinear_axis(src: int, dst: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,16 +90,88 @@ def bilinear_axis(src: int, dst: int, scale: float) -> tuple[np.ndarray, np.ndar
     ``scale`` is source cells per destination pixel; pixel centres are aligned like
     ``torch.nn.functional.interpolate(align_corners=False)``, which is how segment-anything upsamples.
     """
-    pos = (np.arange(dst, dtype=np.float64) + 0.5) * scale - 0.5
-    pos = np.clip(pos, 0, src - 1)
-    i0 = np.floor(pos).astype(np.intp)
-    i1 = np.minimum(i0 + 1, src - 1)
-    return i0, i1, (pos - i0).astype(np.float32)
+    return bilinear_weights((np.arange(dst, dtype=np.float64) + 0.5) * scale - 0.5, src)
 
 
-def lowres_scale(width: int, height: int, lowres: int = LOWRES_SIZE) -> float:
-    """Low-resolution logit cells per file-frame pixel (the same on both axes: the letterbox keeps aspect)."""
-    return ResizeLongestSide(width, height).scale * lowres / MODEL_SIZE
+def bilinear(values: np.ndarray, pos_y: np.ndarray, pos_x: np.ndarray) -> np.ndarray:
+    """Sample ``values`` (h, w[, ...]) at fractional index positions pos_y (rows) x pos_x (columns), separably."""
+    for axis, pos in ((0, pos_y), (1, pos_x)):
+        i0, i1, f = bilinear_weights(pos, values.shape[axis])
+        f = f.reshape((-1,) + (1,) * (values.ndim - 1 - axis))
+        v0, v1 = np.take(values, i0, axis=axis), np.take(values, i1, axis=axis)
+        values = v0 + (v1 - v0) * f
+    return values
+
+
+STRIP_ROWS = 512  # rows per strip when streaming full-resolution data: bounds temporary memory
+
+
+def to_model_frame(pixels: np.ndarray, white: float, target: int = MODEL_SIZE) -> np.ndarray:
+    """Area-average (H, W, C) samples (``white`` is full white) onto their longest-side-``target`` size: float32
+    (h, w, 3) on a 0..255 scale, the model frame's image before the letterbox padding."""
+    w, h = ResizeLongestSide(pixels.shape[1], pixels.shape[0], target).resized_size
+    out = area_resize(pixels, w, h)
+    out *= np.float32(255.0 / white)
+    np.clip(out, 0.0, 255.0, out=out)
+    if out.shape[2] == 1:
+        out = np.repeat(out, 3, axis=2)
+    return out
+
+
+def area_resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Area-average (H, W, C) samples of any type down to (height, width, C) float32.
+
+    Integer block averaging runs first in the native sample type, strip by strip, so a 24 MP 16-bit image never
+    exists as a float copy; the remaining fractional factor is an exact area average: each output sample is a
+    weighted sum of the two or three input samples it overlaps, per axis.
+    """
+    k = max(1, int(min(pixels.shape[1] / width, pixels.shape[0] / height)))
+    out = block_mean(pixels, k) if k > 1 else pixels.astype(np.float32)
+    return _area_axis(_area_axis(out, height, axis=0), width, axis=1)
+
+
+def block_mean(px: np.ndarray, k: int) -> np.ndarray:
+    """Mean of k x k blocks of (H, W, C) samples (float32), summed by strided adds (much faster than a
+    reshape-sum) in a wide type. The last partial rows and columns (fewer than k) are dropped."""
+    hb, wb = px.shape[0] // k, px.shape[1] // k
+    acc_type = np.float64 if px.dtype.kind == "f" else np.uint32
+    out = np.empty((hb, wb, px.shape[2]), dtype=np.float32)
+    rows = max(1, STRIP_ROWS // k)
+    for r0 in range(0, hb, rows):
+        r1 = min(hb, r0 + rows)
+        strip = px[r0 * k:r1 * k, :wb * k]
+        cols = strip[0::k].astype(acc_type)
+        for i in range(1, k):
+            cols += strip[i::k]
+        block = cols[:, 0::k].copy()
+        for i in range(1, k):
+            block += cols[:, i::k]
+        np.multiply(block, 1.0 / (k * k), out=out[r0:r1], casting="unsafe")
+    return out
+
+
+def _area_axis(a: np.ndarray, new: int, axis: int) -> np.ndarray:
+    """Exact box-filter resample of a float32 array along one axis to ``new`` samples (a shrink).
+
+    Output sample i covers input positions lo[i]..hi[i]; each input sample j it touches adds its overlap
+    min(hi, j+1) - max(lo, j), so at most ceil(n / new) + 1 gathered slices do the whole axis.
+    """
+    n = a.shape[axis]
+    if n == new:
+        return a
+    a = np.moveaxis(a, axis, 0)
+    edges = np.arange(new + 1, dtype=np.float64) * (n / new)
+    lo, hi = edges[:-1], edges[1:]
+    first = np.floor(lo).astype(np.intp)
+    out = np.zeros((new,) + a.shape[1:], np.float32)
+    shape = (-1,) + (1,) * (a.ndim - 1)
+    for step in range(int(np.ceil(n / new)) + 1):
+        j = first + step
+        weight = np.clip(np.minimum(hi, j + 1) - np.maximum(lo, j), 0.0, None) / (hi - lo)
+        if not weight.any():
+            break
+        out += a[np.minimum(j, n - 1)] * weight.astype(np.float32).reshape(shape)
+    return np.moveaxis(out, 0, axis)
 
 
 # --- brush strokes ------------------------------------------------------------------------------------------
@@ -143,19 +241,15 @@ def display_to_file(u: float, v: float, orientation: int, width: int, height: in
 
 
 def file_to_display(x: float, y: float, orientation: int, width: int, height: int) -> tuple[float, float]:
-    """Inverse of :func:`display_to_file`."""
+    """Inverse of :func:`display_to_file`: the inverse orientation, mapped from the display frame's size."""
     _check_orientation(orientation)
-    w1, h1 = width - 1, height - 1
-    return {
-        1: (x, y),
-        2: (w1 - x, y),
-        3: (w1 - x, h1 - y),
-        4: (x, h1 - y),
-        5: (y, x),
-        6: (h1 - y, x),
-        7: (h1 - y, w1 - x),
-        8: (y, w1 - x),
-    }[orientation]
+    w, h = display_size(width, height, orientation)
+    return display_to_file(x, y, _inverse(orientation), w, h)
+
+
+def _inverse(orientation: int) -> int:
+    """The orientation that undoes ``orientation``: 6 and 8 turn opposite ways, the others undo themselves."""
+    return {6: 8, 8: 6}.get(orientation, orientation)
 
 
 # (transpose, then mirror left-right, then mirror top-bottom) per orientation
@@ -185,5 +279,4 @@ def orient_array(array: np.ndarray, orientation: int) -> np.ndarray:
 
 def unorient_array(array: np.ndarray, orientation: int) -> np.ndarray:
     """Display-frame array -> file frame (inverse of :func:`orient_array`)."""
-    inverse = {6: 8, 8: 6}.get(orientation, orientation)
-    return orient_array(array, inverse)
+    return orient_array(array, _inverse(orientation))

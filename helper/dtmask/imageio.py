@@ -1,4 +1,4 @@
-"""Images in, masks out: TIFF reading, the model-frame resize, and PFM / 16-bit PNG mask files.
+"""Images in, masks out: TIFF reading and PFM / 16-bit PNG mask files.
 
 Masks are written the way darktable reads them (src/common/pfm.c) and atomically: a temporary file in the target
 folder, fsync, rename, so a crash or a full disk never leaves a partial file at the output path.
@@ -22,9 +22,8 @@ import numpy as np
 
 from . import interrupts
 from .errors import DtmaskError, UsageError, first_line
-from .geometry import ResizeLongestSide, area_resize_axis
+from .geometry import STRIP_ROWS
 
-STRIP_ROWS = 512  # rows per strip when streaming full-resolution data: bounds temporary memory
 PLANAR_SEPARATE = 2  # TIFF PlanarConfiguration: each sample in its own plane
 JPEG_COMPRESSIONS = (6, 7)  # TIFF Compression: old-style and new-style JPEG
 
@@ -126,69 +125,6 @@ def _invert(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype.kind == "f":
         return 1.0 - pixels
     return np.iinfo(pixels.dtype).max - pixels
-
-
-def to_model_frame(image: Image, target: int = 1024) -> np.ndarray:
-    """Area-average the image onto its longest-side-``target`` size: float32 (h, w, 3) on a 0..255 scale.
-
-    Integer block averaging runs first in the native sample type, strip by strip, so a 24 MP 16-bit image never
-    exists as a float copy; the remaining fractional factor is an exact area average: each output sample is a
-    weighted sum of the two or three input samples it overlaps, per axis.
-    """
-    t = ResizeLongestSide(image.width, image.height, target)
-    w, h = t.resized_size
-    px = image.pixels
-    k = max(1, int(min(image.width / w, image.height / h)))
-    out = _block_mean(px, k) if k > 1 else px.astype(np.float32)
-    out = _area_axis(_area_axis(out, h, axis=0), w, axis=1)
-    out *= np.float32(255.0 / image.white)
-    np.clip(out, 0.0, 255.0, out=out)
-    if out.shape[2] == 1:
-        out = np.repeat(out, 3, axis=2)
-    return out
-
-
-def _block_mean(px: np.ndarray, k: int) -> np.ndarray:
-    """Mean of k x k blocks (float32), summed by strided adds (much faster than a reshape-sum) in a wide type."""
-    hb, wb = px.shape[0] // k, px.shape[1] // k
-    acc_type = np.float64 if px.dtype.kind == "f" else np.uint32
-    out = np.empty((hb, wb, px.shape[2]), dtype=np.float32)
-    rows = max(1, STRIP_ROWS // k)
-    for r0 in range(0, hb, rows):
-        r1 = min(hb, r0 + rows)
-        strip = px[r0 * k:r1 * k, :wb * k]
-        cols = strip[0::k].astype(acc_type)
-        for i in range(1, k):
-            cols += strip[i::k]
-        block = cols[:, 0::k].copy()
-        for i in range(1, k):
-            block += cols[:, i::k]
-        np.multiply(block, 1.0 / (k * k), out=out[r0:r1], casting="unsafe")
-    # the last partial rows / columns are dropped: at most k-1 pixels of a >1024 px image, under one model pixel
-    return out
-
-
-def _area_axis(a: np.ndarray, new: int, axis: int) -> np.ndarray:
-    """Exact box-filter resample of a float32 array along one axis to ``new`` samples (a shrink).
-
-    Output sample i covers input positions lo[i]..hi[i]; each input sample j it touches adds its overlap
-    min(hi, j+1) - max(lo, j), so at most ceil(n / new) + 1 gathered slices do the whole axis.
-    """
-    n = a.shape[axis]
-    if n == new:
-        return a
-    a = np.moveaxis(a, axis, 0)
-    lo, hi = area_resize_axis(n, new)
-    first = np.floor(lo).astype(np.intp)
-    out = np.zeros((new,) + a.shape[1:], np.float32)
-    shape = (-1,) + (1,) * (a.ndim - 1)
-    for step in range(int(np.ceil(n / new)) + 1):
-        j = first + step
-        weight = np.clip(np.minimum(hi, j + 1) - np.maximum(lo, j), 0.0, None) / (hi - lo)
-        if not weight.any():
-            break
-        out += a[np.minimum(j, n - 1)] * weight.astype(np.float32).reshape(shape)
-    return np.moveaxis(out, 0, axis)
 
 
 # --- atomic files ------------------------------------------------------------------------------------------

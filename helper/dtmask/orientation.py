@@ -24,10 +24,7 @@ def _grey(image: Image) -> np.ndarray:
 
 def _shrink(a: np.ndarray, w: int, h: int) -> np.ndarray:
     """Area-average to w x h (sizes need not divide); then normalise so exposure differences do not count."""
-    ys = np.linspace(0, a.shape[0], h + 1).astype(int)
-    xs = np.linspace(0, a.shape[1], w + 1).astype(int)
-    rows = np.add.reduceat(a, ys[:-1], axis=0) / np.diff(ys)[:, None]
-    out = np.add.reduceat(rows, xs[:-1], axis=1) / np.diff(xs)[None, :]
+    out = geometry.area_resize(a[:, :, None], w, h)[:, :, 0]
     out = out - out.mean()
     norm = float(np.sqrt((out * out).mean()))
     return out / norm if norm > 1e-6 else out

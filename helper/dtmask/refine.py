@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .geometry import ResizeLongestSide, bilinear_axis
+from .geometry import bilinear, bilinear_axis, block_mean, lowres_scales, lowres_shape
 
 STRIP_ROWS = 512
 TILE_CELLS, TILE_PX = 8, 128  # edge tiles of the guided filter: 8 cells a side, or 128 pixels in small images
@@ -128,9 +128,7 @@ WHOLE_FRAME = 0.9  # an answer covering this much of the image is no object
 
 def area_fraction(logits: np.ndarray, width: int, height: int) -> float:
     """The fraction of a W x H image that an answer's logits cover (the letterbox padding left out)."""
-    n = logits.shape[0]
-    w, h = ResizeLongestSide(width, height).resized_size
-    rows, cols = -(-h * n // 1024), -(-w * n // 1024)
+    rows, cols = lowres_shape(width, height, logits.shape[0])
     return np.count_nonzero(logits[:rows, :cols] > 0) / (rows * cols)
 
 
@@ -180,7 +178,7 @@ def crop_logits(logits: np.ndarray, width: int, height: int, rect: tuple[int, in
     centres = (np.arange(n) + 0.5)  # crop cells -> crop pixels -> image pixels -> image cells
     xs = (centres / inner.scale_x - 0.5 + x0 + 0.5) * outer.scale_x - 0.5
     ys = (centres / inner.scale_y - 0.5 + y0 + 0.5) * outer.scale_y - 0.5
-    return _bilinear(logits, ys, xs).astype(np.float32)
+    return bilinear(logits, ys, xs).astype(np.float32)
 
 
 def agrees(logits: np.ndarray, zoom: np.ndarray, width: int, height: int, rect: tuple[int, int, int, int],
@@ -190,9 +188,8 @@ def agrees(logits: np.ndarray, zoom: np.ndarray, width: int, height: int, rect: 
     On a tight crop the model sometimes picks the whole crop or a part; such an answer is discarded.
     """
     x0, y0, x1, y1 = rect
-    w, h = ResizeLongestSide(x1 - x0, y1 - y0).resized_size
-    n = zoom.shape[0]
-    valid = (slice(0, -(-h * n // 1024)), slice(0, -(-w * n // 1024)))
+    rows, cols = lowres_shape(x1 - x0, y1 - y0, zoom.shape[0])
+    valid = (slice(0, rows), slice(0, cols))
     before = crop_logits(logits, width, height, rect)[valid] > 0
     after = zoom[valid] > 0
     union = (before | after).sum()
@@ -216,8 +213,7 @@ class _Grid:
 
     @classmethod
     def of(cls, n: int, width: int, height: int) -> "_Grid":
-        w, h = ResizeLongestSide(width, height).resized_size
-        sx, sy = (w / width) * (n / 1024), (h / height) * (n / 1024)
+        sx, sy = lowres_scales(width, height, n)
         return cls(*bilinear_axis(n, width, sx), *bilinear_axis(n, height, sy), scale_x=sx, scale_y=sy)
 
     @property
@@ -332,7 +328,7 @@ def _guided_tile(logits: np.ndarray, g: _Grid, guide: np.ndarray, white: float,
     coefficients = _guided_coefficients(small, _soft_mask(logits, g, ys, xs), r, eps)
     # coefficients back at full resolution, on the box only
     rows, cols = np.arange(r0, r1), np.arange(c0, c1)
-    coefficients = _bilinear(coefficients, (rows - ys[0]) / step, (cols - xs[0]) / step)
+    coefficients = bilinear(coefficients, (rows - ys[0]) / step, (cols - xs[0]) / step)
     c = guide.shape[2]
     full = guide[r0:r1, c0:c1].astype(np.float32) / white
     q = np.einsum("hwc,hwc->hw", coefficients[..., :c], full) + coefficients[..., c]
@@ -342,7 +338,7 @@ def _guided_tile(logits: np.ndarray, g: _Grid, guide: np.ndarray, white: float,
 
 def _soft_mask(logits: np.ndarray, g: _Grid, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """sigmoid(logits) bilinearly sampled at pixel positions ys (rows), xs (columns): float32."""
-    sampled = _bilinear(logits, (ys + 0.5) * g.scale_y - 0.5, (xs + 0.5) * g.scale_x - 0.5)
+    sampled = bilinear(logits, (ys + 0.5) * g.scale_y - 0.5, (xs + 0.5) * g.scale_x - 0.5)
     return (0.5 + 0.5 * np.tanh(0.5 * sampled)).astype(np.float32)
 
 
@@ -359,26 +355,11 @@ def _block_mean(guide: np.ndarray, ys: np.ndarray, xs: np.ndarray, step: int) ->
     """Mean of the step x step blocks centred at ys, xs (blocks past the edge replicate it): (h, w, C)."""
     h, w = len(ys), len(xs)
     r0, c0 = int(round(ys[0] - (step - 1) / 2)), int(round(xs[0] - (step - 1) / 2))
-    sub = guide[r0:r0 + h * step, c0:c0 + w * step].astype(np.float32)
+    sub = guide[r0:r0 + h * step, c0:c0 + w * step]
     short = (h * step - sub.shape[0], w * step - sub.shape[1])
     if any(short):
         sub = np.pad(sub, ((0, short[0]), (0, short[1]), (0, 0)), mode="edge")
-    c = sub.shape[2]
-    rows = sub.reshape(h, step, w * step, c).sum(axis=1)  # rows first: each sum runs over contiguous memory
-    return rows.reshape(h, w, step, c).sum(axis=2) / (step * step)
-
-
-def _bilinear(values: np.ndarray, pos_y: np.ndarray, pos_x: np.ndarray) -> np.ndarray:
-    """Sample ``values`` (h, w[, ...]) at fractional index positions (clamped to its extent)."""
-    for axis, pos in ((0, pos_y), (1, pos_x)):
-        n = values.shape[axis]
-        pos = np.clip(pos, 0, n - 1)
-        i0 = np.floor(pos).astype(np.intp)
-        i1 = np.minimum(i0 + 1, n - 1)
-        f = (pos - i0).astype(np.float32).reshape((-1,) + (1,) * (values.ndim - 1 - axis))
-        v0, v1 = np.take(values, i0, axis=axis), np.take(values, i1, axis=axis)
-        values = v0 + (v1 - v0) * f
-    return values
+    return block_mean(sub, step)
 
 
 def _box_mean(a: np.ndarray, r: int) -> np.ndarray:
@@ -589,7 +570,7 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 12.0, eps: float 
         if not band.any():
             continue
         colours = _known_colours(small[..., :-1], p, near, 2 * r)
-        colours = _bilinear(colours, (rows - ys[0]) / step, (cols - xs[0]) / step)[band]
+        colours = bilinear(colours, (rows - ys[0]) / step, (cols - xs[0]) / step)[band]
         c = guide.shape[2]
         fore, back, spread = colours[:, :c], colours[:, c:2 * c], colours[:, 2 * c]
         pixel = guide[r0:r1, c0:c1][band].astype(np.float32) / white

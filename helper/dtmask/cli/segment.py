@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from .. import auto
-from .. import segment as pipeline
+from ..jobs import everything
+from ..jobs import segment as pipeline
 from ..refine import STAGES, Refinement
-from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, LUA_OPTION, MODEL_OPTION, POINT,
-                     PROMPTS_OPTION, SAVE_PROMPTS_OPTION, STROKE, print_answer, say, show_progress_count)
+from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, FORMAT_OPTION, INVERT_OPTION, LUA_OPTION, MODEL_OPTION,
+                     POINT, PROMPTS_OPTION, SAVE_PROMPTS_OPTION, STROKE, print_answer, say, show_progress_count)
 
 
 @click.command()
@@ -29,8 +30,7 @@ from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, LUA_OPTI
 @PROMPTS_OPTION
 @SAVE_PROMPTS_OPTION
 @MODEL_OPTION
-@click.option("--format", "fmt", type=click.Choice(["pfm", "png"]),
-              help="Mask format (default: from the output's extension).")
+@FORMAT_OPTION
 @INVERT_OPTION
 @FEATHER_OPTION
 @DEVICE_OPTION
@@ -100,9 +100,9 @@ def segment(image, output, points, negatives, box, strokes, negative_strokes, re
 
 
 def _all_objects(image, output, model_id, fmt, invert, feather, device, no_cache, grid, fast, as_json, as_lua):
-    job = auto.AllJob(image=image, output=output, model=model_id, fmt=fmt, invert=invert, feather=feather,
+    job = everything.AllJob(image=image, output=output, model=model_id, fmt=fmt, invert=invert, feather=feather,
                       device=device, use_cache=not no_cache, points_per_side=grid, fast=fast)
-    report = auto.run_all(job, progress=show_progress_count("objects"))
+    report = everything.run_all(job, progress=show_progress_count("objects"))
     for note in report.notes:
         say(note)
     if print_answer(report.as_json(), as_json, as_lua):

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ModelError
+from .base import onnxruntime, open_session
+
 Tensors = tuple[tuple[str | None, int], ...]
 
 
@@ -61,21 +64,34 @@ def _match(kind: str, wanted: Tensors, have: list[tuple[str, int | None]]) -> li
 
 def read_io(path: Path) -> tuple[list[tuple[str, int | None]], list[tuple[str, int | None]]]:
     """(name, rank) of an ONNX file's inputs and outputs; a ModelError when onnxruntime cannot read it."""
-    from ..errors import ModelError
-    from .base import onnxruntime
+    session = _signature_session(path)
 
+    def sig(items):
+        return [(i.name, len(i.shape) if i.shape is not None else None) for i in items]
+
+    return sig(session.get_inputs()), sig(session.get_outputs())
+
+
+def describe_io(path: Path) -> tuple[list[str], list[str]]:
+    """"name type shape" of an ONNX file's inputs and outputs, for ``dtmask models info``: from the session the
+    engines open, whose optimised graph knows shapes (such as a fixed batch) the bare file leaves symbolic."""
+    session = open_session(str(path), ["CPUExecutionProvider"])
+
+    def lines(items):
+        return [f"{i.name} {i.type} {i.shape}" for i in items]
+
+    return lines(session.get_inputs()), lines(session.get_outputs())
+
+
+def _signature_session(path: Path):
+    """An unoptimised session, opened only to read the file's tensors (a ModelError when it cannot be read)."""
     ort = onnxruntime()
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # only the signature is wanted
     opts.log_severity_level = 3
     try:
-        session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelError(f"{path.name} is not a readable ONNX model: {first[:160]}") from None
-
-    def sig(items):
-        return [(i.name, len(i.shape) if i.shape is not None else None) for i in items]
-
-    return sig(session.get_inputs()), sig(session.get_outputs())

@@ -19,7 +19,7 @@ from .. import promptfile
 from ..errors import DtmaskError
 from ..imageio import read_image, write_mask
 from ..model import load_model
-from ..segment import SegmentReport, check_output, check_prompts_output
+from ..jobs.files import SegmentReport, check_output, check_prompts_output
 from .guide import Guide, wait_for
 from .script import Step
 from .session import Background

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import ResizeLongestSide, display_to_file, orient_array
-from ..imageio import Image, to_model_frame
+from ..geometry import bilinear, display_to_file, lowres_scales, orient_array, to_model_frame
+from ..imageio import Image
 
 VIEWS = ("overlay", "mask", "outline", "original")
 TINT = np.array([0, 200, 255], np.float32)  # cyan: stands out on skin, foliage and sky alike
@@ -36,7 +36,7 @@ def make_preview(image: Image, orientation: int) -> np.ndarray | None:
     """
     if max(image.width, image.height) <= PREVIEW_LONG_SIDE:
         return None
-    small = to_model_frame(image, PREVIEW_LONG_SIDE)  # float32 0..255
+    small = to_model_frame(image.pixels, image.white, PREVIEW_LONG_SIDE)  # float32 0..255
     return orient_array((small + 0.5).astype(np.uint8), orientation)
 
 
@@ -74,27 +74,13 @@ def mask_on_canvas(logits: np.ndarray, xs: np.ndarray, ys: np.ndarray, orientati
     cols, rows = xs - 0.5, ys - 0.5  # pixel-index coordinates
     col_x, col_y = display_to_file(cols, np.zeros_like(cols), orientation, width, height)
     row_x, row_y = display_to_file(np.zeros_like(rows), rows, orientation, width, height)
-    n = logits.shape[0]
-    w, h = ResizeLongestSide(width, height).resized_size
-    sx, sy = (w / width) * (n / 1024), (h / height) * (n / 1024)
+    sx, sy = lowres_scales(width, height, logits.shape[0])
     if orientation >= 5:  # EXIF 5..8 swap the axes (geometry.display_size): columns run along the file's y
-        return _bilinear(logits, np.asarray(col_y), np.asarray(row_x), sy, sx).T > 0
-    return _bilinear(logits, np.asarray(row_y), np.asarray(col_x), sy, sx) > 0
-
-
-def _bilinear(grid: np.ndarray, ys: np.ndarray, xs: np.ndarray, sy: float, sx: float) -> np.ndarray:
-    """Separable bilinear lookup of ``grid`` at file pixels ys x xs; sy, sx are grid cells per file pixel."""
-    y0, y1, fy = _cells(ys, sy, grid.shape[0])
-    x0, x1, fx = _cells(xs, sx, grid.shape[1])
-    rows = grid[y0] * (1 - fy)[:, None] + grid[y1] * fy[:, None]
-    return rows[:, x0] * (1 - fx) + rows[:, x1] * fx
-
-
-def _cells(pixels: np.ndarray, scale: float, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Neighbouring grid cells and weights for file pixel indices (pixel centres aligned, like bilinear_axis)."""
-    pos = np.clip((pixels + 0.5) * scale - 0.5, 0, count - 1)
-    i0 = np.floor(pos).astype(np.intp)
-    return i0, np.minimum(i0 + 1, count - 1), (pos - i0).astype(np.float32)
+        ys, xs = np.asarray(col_y), np.asarray(row_x)
+    else:
+        ys, xs = np.asarray(row_y), np.asarray(col_x)
+    inside = bilinear(logits, (ys + 0.5) * sy - 0.5, (xs + 0.5) * sx - 0.5) > 0  # pixel centres aligned
+    return inside.T if orientation >= 5 else inside
 
 
 def outline(inside: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from ..geometry import display_size, display_to_file
 from ..imageio import Image
 from ..model import Embedding, Model, Point, Prompts, Result
 from ..refine import Refinement
+from ..subject import find_subject
 from .guide import Guide
 from .state import Entry, History, Selection
 
@@ -267,8 +268,6 @@ class PickSession:
     def start_subject(self) -> None:
         """Look for the main subject in the background (once per session; needs the embedding)."""
         if self._subject is None:
-            from ..subject import find_subject
-
             self._subject = Background(lambda: find_subject(self.model, self.embedding))
 
     @property

@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import signal
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import interrupts
-from .errors import Cancelled, DtmaskError, UsageError
-from .imageio import check_folder, mask_format_for
+from .. import interrupts
+from ..engines.base import physical_cores
+from ..errors import Cancelled, DtmaskError, UsageError
+from ..imageio import check_folder, mask_format_for
+from ..model import load_model
+from . import segment
 
 IMAGE_SUFFIXES = (".tif", ".tiff")
 PROMPT_KEYS = {"points", "negatives", "box"}
@@ -213,19 +218,15 @@ def _remove_leftovers(output: str) -> None:
 
 
 def segment_job(job: BatchJob, item: Item):
-    """The :class:`dtmask.segment.SegmentJob` of one image."""
-    from .segment import SegmentJob
-
+    """The :class:`dtmask.jobs.segment.SegmentJob` of one image."""
     p = job.prompts or RelativePrompts()
-    return SegmentJob(image=item.image, output=item.output, points=list(p.points), negatives=list(p.negatives),
+    return segment.SegmentJob(image=item.image, output=item.output, points=list(p.points), negatives=list(p.negatives),
                       box=p.box, relative=True, subject=job.subject, model=job.model, fmt=job.fmt,
                       invert=job.invert, feather=job.feather, device=job.device, use_cache=job.use_cache)
 
 
 def process(model, job: BatchJob, item: Item) -> tuple[str, float, float | None, str]:
     """One image: (kind, seconds, score, error). Any failure is caught and becomes a one-line message."""
-    from . import segment
-
     start = time.perf_counter()
     _remove_leftovers(item.output)
     try:
@@ -265,7 +266,6 @@ def run(job: BatchJob, on_event: Callable[[Event], None] | None = None, model=No
     try:
         if todo and jobs <= 1:
             if model is None:
-                from .model import load_model
                 model = load_model(job.model, job.device)
             for item in todo:
                 with interrupts.finishing() as guard:  # Ctrl+C after the rename: this photo is done
@@ -297,8 +297,6 @@ def _init_worker(job: BatchJob, counter, jobs: int) -> None:
         share = [c for i, c in enumerate(cores) if i % jobs == index % jobs]
         if share and len(cores) >= jobs:
             os.sched_setaffinity(0, share)  # onnxruntime then runs one thread per core of this share
-    from .model import load_model
-
     _worker["job"] = job
     _worker["model"] = load_model(job.model, job.device)
 
@@ -315,8 +313,6 @@ def choose_jobs(photos: int) -> int:
     refine and write; on a busy one (the load average at the core count) a second worker only adds its own
     start-up and model load, so one multi-threaded worker is as fast (measured: 1.0x on a loaded 2-core box).
     """
-    from .engines.base import physical_cores
-
     cores = physical_cores()
     try:
         idle = max(1, math.ceil(cores - os.getloadavg()[0]))
@@ -338,9 +334,6 @@ def _available_gb() -> int | None:
 
 
 def _run_parallel(job: BatchJob, todo: list[Item], emit, jobs: int) -> None:
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     ctx = multiprocessing.get_context("spawn")  # no onnxruntime state is forked; same on every OS
     workers = min(jobs, len(todo))
     counter = ctx.Value("i", 0)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
-from . import promptfile
-from .errors import DtmaskError, UsageError
-from .imageio import Image, check_folder, mask_format_for, read_image, same_file, write_mask, write_png
-from .model import Model, Prompts, Result, load_model, predicted_iou
-from .overlay import overlay
-from .refine import Refinement
+from .. import promptfile
+from ..errors import UsageError
+from ..imageio import Image, same_file, write_mask, write_png
+from ..model import Model, Prompts, Result
+from ..overlay import overlay
+from ..refine import Refinement
+from ..subject import check_extra_prompts, find_subject
+from .files import MaskOptions, SegmentReport, check_output, check_prompts_output, read_while_loading
 
 
 @dataclass
-class SegmentJob:
+class SegmentJob(MaskOptions):
     """What to segment and how to write it. Prompt values are pixels, or 0..1 fractions with ``relative``."""
 
     image: str
@@ -28,12 +28,6 @@ class SegmentJob:
     strokes: list[list[tuple[float, float]]] = field(default_factory=list)
     negative_strokes: list[list[tuple[float, float]]] = field(default_factory=list)
     relative: bool = False
-    model: str | None = None
-    fmt: str | None = None
-    invert: bool = False
-    feather: float = 0.0
-    device: str = "auto"
-    use_cache: bool = True
     overlay: str | None = None  # also write a PNG picture of the mask over the photo here
     subject: bool = False  # no clicks: the photo's main subject (dtmask.subject); negatives still apply
     refine: Refinement = field(default_factory=Refinement)  # the refinement stages (all on by default)
@@ -56,82 +50,6 @@ class SegmentJob:
                        negative_strokes=[list(s) for s in self.negative_strokes])
 
 
-@dataclass
-class SegmentReport:
-    output: str
-    width: int
-    height: int
-    model: str
-    score: float
-    cached: bool
-    prompts: dict
-    timings: dict[str, float]
-    notes: list[str]
-
-    def __post_init__(self) -> None:
-        self.score = predicted_iou(self.score)  # reported as predicted IoU
-
-    def as_json(self) -> dict:
-        return {"output": self.output, "width": self.width, "height": self.height, "model": self.model,
-                "score": round(self.score, 4), "cached_embedding": self.cached, "prompts": self.prompts,
-                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
-
-
-def check_output(path: str, fmt: str | None, reading: Sequence[str] = ()) -> str:
-    """Fail before any slow work when the mask could not be written (a missing folder is made when it is
-    written), or would overwrite one of the images ``reading``: returns the format."""
-    fmt = mask_format_for(path, fmt)
-    if Path(path).is_dir():
-        raise DtmaskError(f"output path is a folder: {path}")
-    check_folder(Path(path).parent)
-    check_not_reading(path, reading)
-    return fmt
-
-
-def check_not_reading(path: str, reading: Sequence[str]) -> None:
-    """A usage error when writing ``path`` would overwrite an image this run reads."""
-    for image in reading:
-        if same_file(path, image):
-            raise UsageError(f"{path} is the image being read: write to another file, never over the photo")
-
-
-def read_while_loading(path: str, model: Model | None, model_id: str | None, device: str, hash_pixels: bool,
-                       check: Callable[[Image], None] = lambda image: None) -> tuple[Image, Model]:
-    """Read the image (hash its pixels for the embedding cache, then ``check`` it) in a thread while the model
-    loads.
-
-    Reading and hashing spend their time in calls that release the GIL (the file read, sha1), session loading
-    holds it: the two overlap. The image's errors and ``check``'s come first, as when reading went first.
-    """
-    def read() -> Image:
-        image = read_image(path)
-        check(image)
-        if hash_pixels:
-            image.digest  # noqa: B018 - computed now, while the model loads
-        return image
-
-    if model is not None:
-        return read(), model
-    with ThreadPoolExecutor(1) as pool:
-        reading = pool.submit(read)
-        try:
-            model = load_model(model_id, device)
-        except BaseException:
-            reading.result()  # a bad image or bad prompts are the first thing to say
-            raise
-        return reading.result(), model
-
-
-def check_prompts_output(path: str | None, mask: str, reading: Sequence[str]) -> None:
-    """The saved prompts go to a file of their own: never over the mask or an image being read."""
-    if path is None:
-        return
-    check_folder(Path(path).parent)
-    check_not_reading(path, list(reading))
-    if same_file(path, mask):
-        raise UsageError(f"the mask and its prompts would be the same file: {mask}")
-
-
 def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     """Read, encode (or reuse the cached embedding), decode, upsample and write the mask atomically."""
     times: dict[str, float] = {}
@@ -151,7 +69,6 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     def check(image: Image) -> None:
         prompts = job.prompts_for(image)
         if job.subject:
-            from .subject import check_extra_prompts
             check_extra_prompts(prompts, image.width, image.height)
         else:
             prompts.validate(image.width, image.height)
@@ -163,7 +80,6 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     embedding = model.encode(image, use_cache=job.use_cache)
     t = lap("encode", t)
     if job.subject:
-        from .subject import find_subject
         found = find_subject(model, embedding, extra=prompts)
         prompts, result = found.prompts, found.result
     else:
