@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
 from pathlib import Path
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -11,6 +18,8 @@ from dtmask import luainstall
 from dtmask.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "lua" / "dtmask"  # the entry dtmask.lua and its modules in lib/
+MODULES = sorted(str(p.relative_to(SCRIPT)) for p in SCRIPT.rglob("*.lua"))
 
 
 def run(*args: str) -> str:
@@ -19,8 +28,13 @@ def run(*args: str) -> str:
     return result.output
 
 
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_packaged_script_is_the_repository_script():
-    assert Path(run("lua", "path").strip()).read_bytes() == (ROOT / "lua" / "dtmask.lua").read_bytes()
+    assert "dtmask.lua" in MODULES and "lib/util.lua" in MODULES and len(MODULES) > 5
+    assert tree(Path(run("lua", "path").strip())) == tree(SCRIPT)
 
 
 def test_install_is_idempotent_and_backs_up(tmp_path: Path):
@@ -28,8 +42,7 @@ def test_install_is_idempotent_and_backs_up(tmp_path: Path):
     cfg.mkdir()
     (cfg / "luarc").write_text('require "tools/script_manager"\n')
     run("lua", "install", "--darktable-config", str(cfg))
-    script = cfg / "lua" / "dtmask" / "dtmask.lua"
-    assert script.read_bytes() == (ROOT / "lua" / "dtmask.lua").read_bytes()
+    assert tree(cfg / "lua" / "dtmask") == tree(SCRIPT)  # every module, no leftover .part file
     assert (cfg / "luarc").read_text() == 'require "tools/script_manager"\nrequire "dtmask/dtmask"\n'
     backups = list(cfg.glob("luarc.dtmask-backup-*"))
     assert [b.read_text() for b in backups] == ['require "tools/script_manager"\n']
@@ -51,10 +64,12 @@ def test_install_into_new_config_and_uninstall(tmp_path: Path):
     assert (cfg / "luarc").read_text() == 'require "dtmask/dtmask"\n'
     assert not list(cfg.glob("luarc.dtmask-backup-*"))
     (cfg / "luarc").write_text('require "dtmask/dtmask"\nrequire "other"\n')
+    (cfg / "lua" / "other.lua").write_text("-- another script\n")
     out = run("lua", "uninstall", "--darktable-config", str(cfg))
-    assert "removed" in out
+    assert "removed" in out and "lib/util.lua" in out
     assert (cfg / "luarc").read_text() == 'require "other"\n'
-    assert not (cfg / "lua" / "dtmask").exists()
+    assert not (cfg / "lua" / "dtmask").exists()  # every module and both folders
+    assert (cfg / "lua" / "other.lua").exists()
     assert "not installed" in run("lua", "uninstall", "--darktable-config", str(cfg))
 
 
@@ -94,3 +109,29 @@ def test_uninstall_removes_the_luarc_install_made(tmp_path: Path):
     out = run("lua", "uninstall", "--darktable-config", str(cfg))
     assert "held only the dtmask line" in out
     assert sorted(p.name for p in cfg.rglob("*")) == ["lua"]  # no luarc, no backup, no script folder
+
+
+@pytest.mark.slow
+def test_a_built_wheel_ships_and_installs_every_module(tmp_path: Path):
+    """`pip wheel` of the checkout (the package data follows the helper/dtmask/lua symlink) installed into a fresh
+    virtual environment, its dependencies borrowed from this one: that `dtmask lua install` copies every module."""
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+                   check=True, capture_output=True, timeout=600)
+    wheel = next(wheels.glob("dtmask-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert sorted(n.removeprefix("dtmask/lua/dtmask/") for n in names if n.startswith("dtmask/lua/")) == MODULES
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True,
+                   capture_output=True, timeout=300)
+    # this environment's packages for numpy, click ...; its dtmask is an editable .pth, which PYTHONPATH ignores
+    env = dict(os.environ, PYTHONPATH=sysconfig.get_paths()["purelib"])
+    cfg = tmp_path / "config"
+    done = subprocess.run([str(venv / "bin" / "dtmask"), "lua", "install", "--darktable-config", str(cfg)], env=env,
+                          check=True, capture_output=True, text=True, timeout=120)
+    assert f"installed {cfg / 'lua' / 'dtmask' / 'dtmask.lua'}" in done.stdout
+    assert tree(cfg / "lua" / "dtmask") == tree(SCRIPT)
+    where = subprocess.run([str(venv / "bin" / "dtmask"), "lua", "path"], env=env, check=True, capture_output=True,
+                           text=True, timeout=120)
+    assert Path(where.stdout.strip()).is_relative_to(venv)  # the wheel's copy, not this checkout

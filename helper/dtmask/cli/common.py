@@ -83,6 +83,47 @@ def print_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False))
 
 
+LUA_OPTION = click.option("--lua", "as_lua", is_flag=True,
+                          help="Print the same answer as a Lua table (`return {...}`) instead of JSON: what the "
+                               "darktable script reads.")
+
+
+def print_answer(data, as_json: bool, as_lua: bool) -> bool:
+    """Print the answer as a Lua table (--lua) or as JSON (--json); False when neither was asked for."""
+    if as_lua:
+        click.echo("return " + lua_literal(data))
+    elif as_json:
+        print_json(data)
+    return as_lua or as_json
+
+
+def lua_literal(value) -> str:
+    """The JSON-able `value` as a Lua constructor, in ASCII: the darktable script loads it with an empty
+    environment instead of parsing JSON. Strings keep their exact bytes (surrogate-escaped file names too)."""
+    if value is None or isinstance(value, bool):
+        return {None: "nil", True: "true", False: "false"}[value]
+    if isinstance(value, (int, float)):
+        if value != value:
+            return "(0/0)"
+        if value in (float("inf"), float("-inf")):
+            return "(1/0)" if value > 0 else "(-1/0)"
+        return float.__repr__(value) if isinstance(value, float) else int.__repr__(value)  # numpy's too
+    if isinstance(value, str):
+        return _lua_string(value)
+    if isinstance(value, dict):
+        items = (f"[{_lua_string(k if isinstance(k, str) else json.dumps(k))}]={lua_literal(v)}"
+                 for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "{" + ", ".join(lua_literal(v) for v in value) + "}"
+    raise TypeError(f"{type(value).__name__} has no Lua form")
+
+
+def _lua_string(text: str) -> str:
+    raw = text.encode("utf-8", "surrogateescape")
+    return '"' + "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\{b:03d}" for b in raw) + '"'
+
+
 def show_progress(label: str):
     """A (done, total) callback that draws a one-line progress bar on stderr when it is a terminal."""
     if not sys.stderr.isatty():

@@ -1,17 +1,17 @@
 """`dtmask lua ...`: install the darktable script, and the small steps the script asks the helper to do.
 
-The script (lua/dtmask.lua, shipped as package data) talks to the helper only through these commands, their exit
-codes and one JSON object on stdout.
+The script (lua/dtmask/, shipped as package data) talks to the helper only through these commands and `segment`,
+`pick`, `models list`: their exit codes and one answer on stdout, which it asks for with --lua (a Lua table).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from .. import luainstall, masks
+from .common import LUA_OPTION, print_answer
 
 
 _config_option = click.option("--darktable-config", "config", type=click.Path(file_okay=False, path_type=Path),
@@ -25,8 +25,8 @@ def lua() -> None:
 
 @lua.command("path")
 def path_cmd() -> None:
-    """Print where the packaged darktable script is."""
-    click.echo(luainstall.packaged_script())
+    """Print where the packaged darktable script's folder is (its entry: dtmask.lua)."""
+    click.echo(luainstall.packaged_folder())
 
 
 @lua.command("install")
@@ -70,15 +70,16 @@ def _photo(fn):
 @click.option("--edit", is_flag=True, help="edit the mask NAME: the answer names its saved prompts")
 @click.option("--exposure", type=float, default=None, help="also add an exposure of this many EV blended "
                                                            "through the mask (for testing)")
+@LUA_OPTION
 def prepare_cmd(history: Path | None, out_dir: Path, tag: str, mask_dir: Path, photo: str, image_id: int,
-                name: str | None, edit: bool, exposure: float | None) -> None:
-    """Write the styles for one selection from a HISTORY .dtstyle and print them as JSON: `preview` (the small
-    export the picker shows, lean history, flip on), `guide` (the full-resolution export in the raster frame,
-    lean history, flip off), `mask` (attaches the mask through a rasterfile instance named after it) and, when
-    the name exists, `mask_off` (applied first: the instance is then replaced in place), and `target` (the mask's
-    name, files, the prompts to edit and the files it replaces)."""
-    click.echo(json.dumps(masks.prepare_selection(history, out_dir, tag, mask_dir, photo, image_id, name, edit,
-                                                  exposure)))
+                name: str | None, edit: bool, exposure: float | None, as_lua: bool) -> None:
+    """Write the styles for one selection from a HISTORY .dtstyle and print them (JSON; --lua: a Lua table):
+    `preview` (the small export the picker shows, lean history, flip on), `guide` (the full-resolution export in
+    the raster frame, lean history, flip off), `mask` (attaches the mask through a rasterfile instance named after
+    it) and, when the name exists, `mask_off` (applied first: the instance is then replaced in place), and
+    `target` (the mask's name, files, the prompts to edit and the files it replaces)."""
+    print_answer(masks.prepare_selection(history, out_dir, tag, mask_dir, photo, image_id, name, edit, exposure),
+                 True, as_lua)
 
 
 @lua.command("masks")
@@ -87,13 +88,15 @@ def prepare_cmd(history: Path | None, out_dir: Path, tag: str, mask_dir: Path, p
 @click.option("--out-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="with --remove: where to write the style that switches its instance off")
 @click.option("--tag", default="", help="with --remove: makes the style name unique")
-def masks_cmd(mask_dir: Path, photo: str, image_id: int, remove: str | None, out_dir: Path | None, tag: str) -> None:
-    """Print the photo's masks as JSON: `masks` (name, mask, prompts, instance) and `next` (the next free
-    default name); with --remove, also `off` (the style to apply)."""
+@LUA_OPTION
+def masks_cmd(mask_dir: Path, photo: str, image_id: int, remove: str | None, out_dir: Path | None, tag: str,
+              as_lua: bool) -> None:
+    """Print the photo's masks (JSON; --lua: a Lua table): `masks` (name, mask, prompts, instance) and `next`
+    (the next free default name); with --remove, also `off` (the style to apply)."""
     if remove is None:
         maskset = masks.MaskSet(mask_dir, photo, image_id)
-        click.echo(json.dumps({"masks": maskset.current(), "next": maskset.next_name()}))
+        print_answer({"masks": maskset.current(), "next": maskset.next_name()}, True, as_lua)
         return
     if out_dir is None or not tag:
         raise click.UsageError("--remove needs --out-dir and --tag")
-    click.echo(json.dumps(masks.remove_mask(mask_dir, photo, image_id, remove, out_dir, tag)))
+    print_answer(masks.remove_mask(mask_dir, photo, image_id, remove, out_dir, tag), True, as_lua)

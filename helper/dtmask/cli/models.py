@@ -7,7 +7,7 @@ import click
 from .. import store
 from ..engines import FAMILIES
 from ..errors import UsageError
-from .common import print_json, say, show_progress
+from .common import LUA_OPTION, print_answer, print_json, say, show_progress
 
 
 @click.group()
@@ -22,11 +22,11 @@ def models():
 
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects.")
-def list_models(as_json):
+@LUA_OPTION
+def list_models(as_json, as_lua):
     """Show installed models and the ones that can be installed by name."""
     rows = store.catalogue()
-    if as_json:
-        print_json(rows)
+    if print_answer(rows, as_json, as_lua):
         return
     click.echo(f"{'':2}{'ID':<28}{'FAMILY':<9}{'SIZE':>8}  {'STATUS':<14}{'LICENCE':<10}SOURCE")
     for r in rows:

@@ -6,8 +6,8 @@ import click
 
 from .. import dtstyle, picker
 from ..picker.script import load_script
-from .common import (DEVICE_OPTION, FEATHER_OPTION, FORMAT_OPTION, MODEL_OPTION, PROMPTS_OPTION, SAVE_PROMPTS_OPTION,
-                     print_json, say)
+from .common import (DEVICE_OPTION, FEATHER_OPTION, FORMAT_OPTION, LUA_OPTION, MODEL_OPTION, PROMPTS_OPTION,
+                     SAVE_PROMPTS_OPTION, print_answer, say)
 
 
 @click.command()
@@ -37,8 +37,9 @@ from .common import (DEVICE_OPTION, FEATHER_OPTION, FORMAT_OPTION, MODEL_OPTION,
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: output, size, model, score, prompts (image pixels: points, negatives, "
                    "box, strokes, negative_strokes), orientation, timings, timeline (wall-clock stamps).")
+@LUA_OPTION
 def pick(image, output, orientation, guide, wait, prompts_file, save_prompts, model_id, fmt, feather, device, script,
-         with_style, as_json):
+         with_style, as_json, as_lua):
     """Open IMAGE (a TIFF) in a window, click on the object, press Enter: the mask is written to OUTPUT.
 
     The window opens at once and analyses the image in the background; clicks made meanwhile are kept.
@@ -82,9 +83,7 @@ def pick(image, output, orientation, guide, wait, prompts_file, save_prompts, mo
     if with_style:
         style, name = dtstyle.write_for_mask(report.output)
         data.update(style=str(style), style_name=name)
-    if as_json:
-        print_json(data)
-    else:
+    if not print_answer(data, as_json, as_lua):
         click.echo(f"{report.output}  {report.width}x{report.height}  score {report.score:.3f}"
                    + (f"  style {data['style']}" if "style" in data else ""))
 

@@ -8,8 +8,8 @@ from .. import auto
 from ..jobs import everything
 from ..jobs import segment as pipeline
 from ..refine import STAGES, Refinement
-from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, FORMAT_OPTION, INVERT_OPTION, MODEL_OPTION, POINT,
-                     PROMPTS_OPTION, SAVE_PROMPTS_OPTION, STROKE, print_json, say, show_progress_count)
+from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, FORMAT_OPTION, INVERT_OPTION, LUA_OPTION, MODEL_OPTION,
+                     POINT, PROMPTS_OPTION, SAVE_PROMPTS_OPTION, STROKE, print_answer, say, show_progress_count)
 
 
 @click.command()
@@ -50,8 +50,10 @@ from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, FORMAT_OPTION, INVERT_O
               help="With --all: skip grid points inside objects already found (much faster; finds no parts).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: output, size, model, score, prompts, timings (--all: the objects).")
+@LUA_OPTION
 def segment(image, output, points, negatives, box, strokes, negative_strokes, relative, prompts_file, save_prompts,
-            model_id, fmt, invert, feather, device, overlay, no_cache, skip, subject, all_objects, grid, fast, as_json):
+            model_id, fmt, invert, feather, device, overlay, no_cache, skip, subject, all_objects, grid, fast, as_json,
+            as_lua):
     """Write the mask of the object under the prompts in IMAGE (a TIFF).
 
     The mask has the TIFF's width and height and lies in its pixel frame, 1.0 on the object.
@@ -79,7 +81,8 @@ def segment(image, output, points, negatives, box, strokes, negative_strokes, re
         if subject or points or negatives or box or strokes or negative_strokes or overlay or skip or prompts_file:
             raise click.UsageError("--all finds the objects itself: it takes no prompts, --subject, --overlay "
                                    "or --no-refine")
-        return _all_objects(image, output, model_id, fmt, invert, feather, device, no_cache, grid, fast, as_json)
+        return _all_objects(image, output, model_id, fmt, invert, feather, device, no_cache, grid, fast, as_json,
+                            as_lua)
     if output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")
     job = pipeline.SegmentJob(image=image, output=output, points=list(points), negatives=list(negatives),
@@ -91,21 +94,18 @@ def segment(image, output, points, negatives, box, strokes, negative_strokes, re
     report = pipeline.run(job)
     for note in report.notes:
         say(note)
-    if as_json:
-        print_json(report.as_json())
-    else:
+    if not print_answer(report.as_json(), as_json, as_lua):
         click.echo(f"{report.output}  {report.width}x{report.height}  score {report.score:.3f}  "
                    f"{report.timings['total']:.2f} s{' (cached embedding)' if report.cached else ''}")
 
 
-def _all_objects(image, output, model_id, fmt, invert, feather, device, no_cache, grid, fast, as_json):
+def _all_objects(image, output, model_id, fmt, invert, feather, device, no_cache, grid, fast, as_json, as_lua):
     job = everything.AllJob(image=image, output=output, model=model_id, fmt=fmt, invert=invert, feather=feather,
                       device=device, use_cache=not no_cache, points_per_side=grid, fast=fast)
     report = everything.run_all(job, progress=show_progress_count("objects"))
     for note in report.notes:
         say(note)
-    if as_json:
-        print_json(report.as_json())
+    if print_answer(report.as_json(), as_json, as_lua):
         return
     click.echo(f"{report.image}  {report.width}x{report.height}  {len(report.objects)} objects  "
                f"{report.decodes} decodes  {report.timings['total']:.2f} s")
