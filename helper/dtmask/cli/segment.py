@@ -101,7 +101,7 @@ def segment(image, output, points, negatives, box, strokes, negative_strokes, re
 
 def _all_objects(image, output, model_id, fmt, invert, feather, device, no_cache, grid, fast, as_json, as_lua):
     job = everything.AllJob(image=image, output=output, model=model_id, fmt=fmt, invert=invert, feather=feather,
-                      device=device, use_cache=not no_cache, points_per_side=grid, fast=fast)
+                             device=device, use_cache=not no_cache, points_per_side=grid, fast=fast)
     report = everything.run_all(job, progress=show_progress_count("objects"))
     for note in report.notes:
         say(note)
