@@ -125,12 +125,15 @@ def test_fitted_small_image_is_centred_on_whole_pixels():
 
 @pytest.mark.parametrize("width,height", [(300, 200), (171, 333)])
 def test_canvas_mask_is_exactly_the_written_mask_in_every_orientation(width, height):
-    logits = np.random.default_rng(1).normal(0, 1, (256, 256)).astype(np.float32)
-    written = upsample_mask(logits, width, height) > 0.5
-    for n in range(1, 9):
-        w, h = display_size(width, height, n)
-        shown = mask_on_canvas(logits, np.arange(w) + 0.5, np.arange(h) + 0.5, n, width, height)
-        assert np.array_equal(shown, orient_array(written, n)), n
+    noise = np.random.default_rng(1).normal(0, 1, (256, 256)).astype(np.float32)
+    blob = np.full((256, 256), -3.0, np.float32)  # positive in a corner-to-middle patch only: sampled just there
+    blob[150:200, 90:140] = noise[150:200, 90:140] + 1
+    for logits in (noise, blob, np.full((256, 256), -1.0, np.float32)):
+        written = upsample_mask(logits, width, height) > 0.5
+        for n in range(1, 9):
+            w, h = display_size(width, height, n)
+            shown = mask_on_canvas(logits, np.arange(w) + 0.5, np.arange(h) + 0.5, n, width, height)
+            assert np.array_equal(shown, orient_array(written, n)), n
 
 
 def test_views_compose_the_overlay_mask_outline_and_original():

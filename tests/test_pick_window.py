@@ -89,7 +89,7 @@ def click(win: PickerWindow, u: float, v: float, button: int = 1, state: int = 0
     x, y = canvas_xy(win, u, v)
     win.canvas.event_generate(f"<ButtonPress-{button}>", x=x, y=y, state=state)
     win.canvas.event_generate(f"<ButtonRelease-{button}>", x=x, y=y, state=state | (BUTTON1 if button == 1 else 0))
-    win.root.update()
+    pump(win, lambda: not win.session.decoding)  # the mask is decoded off the Tk thread: wait until it is drawn
 
 
 def drag(win: PickerWindow, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -99,13 +99,13 @@ def drag(win: PickerWindow, start: tuple[float, float], end: tuple[float, float]
     for f in (0.3, 0.7, 1.0):
         c.event_generate("<Motion>", x=round(x0 + f * (x1 - x0)), y=round(y0 + f * (y1 - y0)), state=BUTTON1)
     c.event_generate("<ButtonRelease-1>", x=x1, y=y1, state=BUTTON1)
-    win.root.update()
+    pump(win, lambda: not win.session.decoding)
 
 
 def key(win: PickerWindow, sequence: str) -> None:
     win.canvas.focus_force()
     win.canvas.event_generate(sequence)
-    win.root.update()
+    pump(win, lambda: not win.session.decoding)
 
 
 def file_mask(win: PickerWindow) -> np.ndarray:
@@ -287,7 +287,7 @@ def stroke(win: PickerWindow, points: list[tuple[float, float]], button: int = 1
     if before_release is not None:
         before_release()
     c.event_generate(f"<ButtonRelease-{button}>", x=xy[-1][0], y=xy[-1][1], state=held)
-    win.root.update()
+    pump(win, lambda: not win.session.decoding)
 
 
 def test_hover_outlines_the_object_under_the_pointer_and_leaves_the_prompts_alone(picker, scene, tmp_path):

@@ -140,7 +140,8 @@ def _batch(folder: Path, photos: list[Path], jobs: int, model_args: list[str]) -
 
 def picker_clicks(photo: Path, model_id: str | None, canvas: tuple[int, int] = (1600, 1000)) -> list[float]:
     """Seconds per click in the picker's session, from the click to the canvas picture (decode, the mask sampled
-    onto a fitted canvas, the tint and outline, the PPM bytes Tk is given); Tk's own drawing is left out."""
+    onto a fitted canvas, the tint and outline where the mask changed, the PPM bytes Tk is given); Tk's own
+    drawing is left out."""
     from ..imageio import read_image
     from ..model import load_model
     from ..picker.render import Backdrop, ImageSource, mask_on_canvas, ppm
@@ -162,8 +163,11 @@ def picker_clicks(photo: Path, model_id: str | None, canvas: tuple[int, int] = (
     for fx, fy, positive in clicks:
         start = time.perf_counter()
         session.click(fx * w, fy * h, positive)
+        session.request_decode()
+        session.wait_decoded()
         inside = mask_on_canvas(session.result.logits, xs, ys, 1, w, h)
-        ppm(backdrop.compose(inside, "overlay"))
+        y0, y1, x0, x1 = backdrop.update(inside, "overlay") or (0, 0, 0, 0)
+        ppm(backdrop.picture[y0:y1, x0:x1])
         seconds.append(time.perf_counter() - start)
     return seconds
 

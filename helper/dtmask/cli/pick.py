@@ -6,7 +6,8 @@ import click
 
 from .. import dtstyle, picker
 from ..picker.script import load_script
-from .common import DEVICE_OPTION, FEATHER_OPTION, MODEL_OPTION, PROMPTS_OPTION, SAVE_PROMPTS_OPTION, print_json, say
+from .common import (DEVICE_OPTION, FEATHER_OPTION, FORMAT_OPTION, MODEL_OPTION, PROMPTS_OPTION, SAVE_PROMPTS_OPTION,
+                     print_json, say)
 
 
 @click.command()
@@ -26,8 +27,7 @@ from .common import DEVICE_OPTION, FEATHER_OPTION, MODEL_OPTION, PROMPTS_OPTION,
 @PROMPTS_OPTION
 @SAVE_PROMPTS_OPTION
 @MODEL_OPTION
-@click.option("--format", "fmt", type=click.Choice(["pfm", "png"]),
-              help="Mask format (default: from the output's extension).")
+@FORMAT_OPTION
 @FEATHER_OPTION
 @DEVICE_OPTION
 @click.option("--script", "script", type=click.Path(dir_okay=False), metavar="FILE",

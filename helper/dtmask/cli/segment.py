@@ -8,8 +8,8 @@ from .. import auto
 from ..jobs import everything
 from ..jobs import segment as pipeline
 from ..refine import STAGES, Refinement
-from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OPTION, POINT, PROMPTS_OPTION,
-                     SAVE_PROMPTS_OPTION, STROKE, print_json, say, show_progress_count)
+from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, FORMAT_OPTION, INVERT_OPTION, MODEL_OPTION, POINT,
+                     PROMPTS_OPTION, SAVE_PROMPTS_OPTION, STROKE, print_json, say, show_progress_count)
 
 
 @click.command()
@@ -30,8 +30,7 @@ from .common import (BOX, DEVICE_OPTION, FEATHER_OPTION, INVERT_OPTION, MODEL_OP
 @PROMPTS_OPTION
 @SAVE_PROMPTS_OPTION
 @MODEL_OPTION
-@click.option("--format", "fmt", type=click.Choice(["pfm", "png"]),
-              help="Mask format (default: from the output's extension).")
+@FORMAT_OPTION
 @INVERT_OPTION
 @FEATHER_OPTION
 @DEVICE_OPTION

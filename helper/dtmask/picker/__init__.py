@@ -1,8 +1,10 @@
 """``dtmask pick``: the interactive object picker (a tkinter window), from image file to mask file.
 
-Modules, one concern each: ``state`` (undoable selection), ``session`` (display -> file frame, decoding),
-``guide`` (the full-resolution export that arrives while the user clicks on a preview), ``viewport`` (zoom and
-pan), ``render`` (canvas pixels), ``script`` (``--script`` files), ``window`` (tkinter).
+Modules, one concern each: ``state`` (undoable selection), ``session`` (display -> file frame, decoding off the
+Tk thread), ``guide`` (the full-resolution export that arrives while the user clicks on a preview), ``viewport``
+(zoom and pan), ``gestures`` (presses and drags -> clicks, boxes, strokes, pans), ``status`` (the status line and
+when Apply may go), ``render`` (canvas pixels), ``script`` (``--script`` files and their playing), ``window``
+(tkinter wiring and drawing). Only ``window`` imports tkinter.
 Importing this package does not import tkinter: :func:`run` checks for it and says what to install.
 """
 
@@ -26,6 +28,7 @@ from .session import Background
 
 if TYPE_CHECKING:
     from .session import PickSession
+    from .window import PickerWindow
 
 NO_TK = ("the picker needs tkinter, which this Python lacks: install it (Debian/Ubuntu: apt install python3-tk; "
          "Fedora: dnf install python3-tkinter; macOS Homebrew: brew install python-tk), or use "
@@ -84,16 +87,37 @@ def check_turned_as_saved(saved: promptfile.SavedPrompts | None, guide: Backgrou
                           f"({saved.orientation}): make the mask anew; nothing was written")
 
 
+def open_window(session: "PickSession", script: list[Step] | None) -> "PickerWindow":
+    """The picker's window on the session; no display is one line saying what to use instead."""
+    import tkinter
+
+    from .window import PickerWindow
+    try:
+        return PickerWindow(session, script)
+    except tkinter.TclError as exc:
+        raise DtmaskError(f"cannot open the picker window ({exc}); without a display use `dtmask segment`") from None
+
+
+def click_times(clicks: list[float], session: "PickSession") -> dict[str, float]:
+    """The report's latency fields: clicks as the user saw them, the decodes behind them and the hover's."""
+    times = {}
+    if clicks:
+        times["click_median"] = statistics.median(clicks)
+        times["click_max"] = max(clicks)
+    if session.decode_seconds:
+        times["decode_median"] = statistics.median(session.decode_seconds)
+    if session.hover_seconds:
+        times["hover_decode_median"] = statistics.median(session.hover_seconds)
+    return times
+
+
 def run(job: PickJob) -> tuple[SegmentReport, dict]:
     """Open the picker on the image; on Apply write the mask and return the report plus picker-only fields.
 
     Raises Cancelled (exit 3) when the user closes the window or presses Esc: nothing is written then.
     """
     require_tk()
-    import tkinter
-
     from .session import PickSession
-    from .window import PickerWindow
 
     times: dict[str, float] = {}
     timeline = {"start": time.time()}  # wall-clock stamps, for the darktable benchmark's timeline
@@ -111,10 +135,7 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     times["load"] = time.perf_counter() - start
     session = PickSession(model, image, 1 if guide else job.orientation, guide)
     start_from(session, saved)
-    try:
-        window = PickerWindow(session, job.script)
-    except tkinter.TclError as exc:
-        raise DtmaskError(f"cannot open the picker window ({exc}); without a display use `dtmask segment`") from None
+    window = open_window(session, job.script)
     timeline["window"] = time.time()
     try:
         window.run()
@@ -136,13 +157,7 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     times["write"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - start
     timeline["written"] = time.time()
-    if window.click_seconds:
-        times["click_median"] = statistics.median(window.click_seconds)
-        times["click_max"] = max(window.click_seconds)
-    if session.decode_seconds:
-        times["decode_median"] = statistics.median(session.decode_seconds)
-    if session.hover_seconds:
-        times["hover_decode_median"] = statistics.median(session.hover_seconds)
+    times.update(click_times(window.click_seconds, session))
     selection = session.history.selection
     notes = list(image.notes) + (guide.result().raster.notes if guide else [])
     notes += [model.notice] if model.notice else []

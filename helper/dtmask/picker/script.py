@@ -6,9 +6,10 @@ The file is a JSON list of steps in displayed-image pixels (what the window show
      {"stroke": [[u, v], ...]}, {"negative_stroke": [[u, v], ...]}, {"subject": true}, {"hover": [u, v]},
      {"undo": true}, {"redo": true}, {"invert": true}, {"reset": true}, {"apply": true} | {"cancel": true}]
 
-A script that does not end with apply or cancel applies after its last step. Hover is off in scripted runs
-except at a ``hover`` step, which waits for its outline (it never changes the prompts). A stroke step is kept
-flat as (u0, v0, u1, v1, ...).
+A script that does not end with apply or cancel applies after its last step. Every step waits until the work of
+the steps before it has ended (a click's mask, the subject, a hover outline), so a run does the same whatever the
+machine's speed. Hover is off in scripted runs except at a ``hover`` step, which waits for the analysis and then
+for its outline (it never changes the prompts). A stroke step is kept flat as (u0, v0, u1, v1, ...).
 """
 
 from __future__ import annotations
@@ -69,3 +70,32 @@ def _step(item: object, index: int) -> Step:
 
 def _numbers(values: list) -> bool:
     return all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in values)
+
+
+def call(step: Step) -> tuple[str, tuple]:
+    """The window handler a step runs and its arguments: ("point", (u, v)) -> ("add_point", (u, v, True))."""
+    action, args = step
+    if action in ("point", "negative"):
+        return "add_point", (*args, action == "point")
+    if action in STROKES:
+        return "add_stroke", (list(zip(args[::2], args[1::2])), action == "stroke")
+    return {"box": "set_box"}.get(action, action), args
+
+
+class Player:
+    """Hands out a script's steps one at a time, each only once the work the steps before it started has ended
+    (a click's mask, the subject search, a hover outline), and a hover step only once the image is analysed:
+    a scripted run does the same thing however fast the machine is."""
+
+    def __init__(self, steps: list[Step]):
+        self._steps = list(steps)
+
+    @property
+    def done(self) -> bool:
+        return not self._steps
+
+    def next(self, ready: bool, busy: bool) -> Step | None:
+        """The next step to run now, or None to wait (``busy``: a decode, subject search or hover is under way)."""
+        if busy or not self._steps or (self._steps[0][0] == "hover" and not ready):
+            return None
+        return self._steps.pop(0)

@@ -48,9 +48,14 @@ class Background(Generic[T]):
     def done(self) -> bool:
         return self._done.is_set()
 
-    def wait(self, timeout: float) -> None:
-        """Let the work end (at most `timeout` seconds): a process that exits with a thread still inside
-        onnxruntime or numpy can abort instead of exiting."""
+    @property
+    def failed(self) -> bool:
+        """Done, with an error."""
+        return self._done.is_set() and self._error is not None
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Let the work end (at most `timeout` seconds; None: however long it takes): a process that exits with a
+        thread still inside onnxruntime or numpy can abort instead of exiting."""
         self._done.wait(timeout)
 
     def result(self) -> T:
@@ -172,6 +177,7 @@ class PickSession:
         self._encoding = Background(lambda: model.encode(image))
         self._hover: Hover | None = None
         self._subject: Background | None = None
+        self._decodes: list[tuple[Entry, Background[tuple[Result, bool]]]] = []  # asked, not taken yet
 
     # --- the embedding ------------------------------------------------------------------------------------
 
@@ -259,7 +265,7 @@ class PickSession:
     def settle(self, timeout: float = 60.0) -> None:
         """After a cancel or an error: let the background work end before the process does."""
         self.close()
-        for work in (self._encoding, self.guide, self._subject):
+        for work in (self._encoding, self.guide, self._subject, *(w for _, w in self._decodes)):
             if work is not None:
                 work.wait(timeout)
 
@@ -282,29 +288,79 @@ class PickSession:
         entry.result = subject.result  # the same prompts decoded with no previous mask, as this step would be
         return entry
 
-    # --- masks --------------------------------------------------------------------------------------------
+    # --- masks: decoded off the Tk thread, one at a time, in the order asked -----------------------------------
 
     @property
     def result(self) -> Result | None:
-        """The live mask for the current step, decoding it first when the embedding is ready and it has none yet."""
+        """The current step's mask once decoded (None before, or with nothing selected); never decodes."""
         entry = self.history.current
-        if entry.result is None and entry.selection.has_foreground and self.ready:
-            prompts = entry.selection.prompts()
-            if self._hover is not None:  # the click goes first: nothing new starts, a running decode ends
-                self._hover.drop()
-                self._hover.settle()
-                if entry.basis is None and len(prompts.points) == 1 and prompts == Prompts(points=prompts.points):
-                    entry.result = self._hover.answer(prompts.points[0])  # a first click where the pointer rested
-            if entry.result is None:
-                entry.result = self.model.decode(self.embedding, prompts, previous=entry.basis, refine=LIVE)
-                self.decode_seconds.append(entry.result.seconds)
         return entry.result if entry.selection.has_foreground else None
+
+    @property
+    def decoding(self) -> bool:
+        """A decode asked for with :meth:`request_decode` has not been taken with :meth:`take_decoded` yet."""
+        return bool(self._decodes)
+
+    def request_decode(self) -> bool:
+        """Start decoding the current step in the background when it needs a mask and the embedding is here;
+        True when its mask is on its way (now or already)."""
+        entry = self.history.current
+        if entry.result is not None or not entry.selection.has_foreground or not self.ready:
+            return False
+        if any(asked is entry for asked, _ in self._decodes):
+            return True
+        before = self._decodes[-1][1] if self._decodes else None
+        basis = next((work for asked, work in self._decodes if asked is entry.refines), None)
+        self._decodes.append((entry, Background(lambda: self._decode_step(entry, before, basis))))
+        return True
+
+    def take_decoded(self) -> list[tuple[Entry, UsageError | None]]:
+        """Store the finished decodes' masks in their steps (call it from the Tk thread) and return those steps in
+        the order asked, each with the usage error its decode raised (e.g. a box for a model that takes none; the
+        step then has no mask). Any other error is raised."""
+        taken: list[tuple[Entry, UsageError | None]] = []
+        while self._decodes and self._decodes[0][1].done:
+            entry, work = self._decodes.pop(0)
+            try:
+                entry.result, decoded = work.result()
+            except UsageError as exc:
+                taken.append((entry, exc))
+                continue
+            if decoded:
+                self.decode_seconds.append(entry.result.seconds)
+            taken.append((entry, None))
+        return taken
+
+    def wait_decoded(self) -> list[tuple[Entry, UsageError | None]]:
+        """Block until every decode asked for is done, then take them (for callers without an event loop)."""
+        for _, work in list(self._decodes):
+            work.wait()
+        return self.take_decoded()
+
+    def _decode_step(self, entry: Entry, before: Background | None, basis: Background | None) -> tuple[Result, bool]:
+        """In the background: the step's mask and whether the decoder ran for it (False: the hover had it).
+        Waits for the decode asked before; ``basis`` is the pending decode of the step this one refines, whose mask
+        is not in that step yet."""
+        if before is not None:
+            before.wait()
+        previous = entry.basis
+        if basis is not None and not basis.failed:
+            previous = basis.result()[0]
+        prompts = entry.selection.prompts()
+        if self._hover is not None:  # the click goes first: nothing new starts, a running decode ends
+            self._hover.drop()
+            self._hover.settle()
+            if previous is None and len(prompts.points) == 1 and prompts == Prompts(points=prompts.points):
+                answer = self._hover.answer(prompts.points[0])  # a first click where the pointer rested
+                if answer is not None:
+                    return answer, False
+        return self.model.decode(self.embedding, prompts, previous=previous, refine=LIVE), True
 
     def finish(self, feather_px: float = 0.0) -> tuple[Result, np.ndarray]:
         """Apply: decode the current step with every refinement stage (as ``dtmask segment`` does) and make the
         full-resolution file-frame mask, once."""
         entry = self.history.current
-        if self.result is None:
+        if not entry.selection.has_foreground:
             raise UsageError("nothing is selected: click on the object (or drag a box) before applying")
         self.close()
         embedding, prompts = self.embedding, entry.selection.prompts()

@@ -56,14 +56,19 @@ class Selection:
         return replace(self, negative_strokes=self.negative_strokes + (tuple(stroke),))
 
 
-@dataclass
+@dataclass(eq=False)
 class Entry:
-    """One step of the history. ``basis`` is the mask the step refined (fed back to the decoder as ``previous``);
-    ``result`` is filled in once decoded, so undo and redo restore a mask without decoding again."""
+    """One step of the history. ``result`` is filled in once decoded, so undo and redo restore a mask without
+    decoding again. ``refines`` is the step this one refines: its mask (``basis``) is fed back to the decoder as
+    ``previous``, read when this step is decoded, so a step made while the one before is still decoding gets it."""
 
     selection: Selection
-    basis: Result | None = None
+    refines: "Entry | None" = None
     result: Result | None = None
+
+    @property
+    def basis(self) -> Result | None:
+        return self.refines.result if self.refines is not None else None
 
 
 class History:
@@ -84,9 +89,9 @@ class History:
     def push(self, selection: Selection, keep_result: bool = False) -> Entry:
         """Add a step; ``keep_result`` for steps that do not change the prompts (invert) and reuse the mask."""
         before = self.current
-        entry = Entry(selection, basis=before.result)
+        entry = Entry(selection, refines=before)
         if keep_result:
-            entry.basis, entry.result = before.basis, before.result
+            entry.refines, entry.result = before.refines, before.result
         del self._entries[self._index + 1:]
         self._entries.append(entry)
         self._index += 1
@@ -101,7 +106,7 @@ class History:
     def propose(self, selection: Selection) -> Entry:
         """A selection proposed from elsewhere (the Subject button): a step of its own that refines nothing."""
         entry = self.push(selection)
-        entry.basis = None
+        entry.refines = None
         return entry
 
     def set_box(self, box: Box) -> Entry:

@@ -1,7 +1,10 @@
-"""The picker window: tkinter events -> :class:`PickSession`; the session's state -> canvas pixels, markers, status.
+"""The picker window: Tk wiring and drawing. Tk events -> :mod:`.gestures` -> :class:`PickSession`; the session's
+state -> canvas pixels, markers and the :mod:`.status` line.
 
-Mouse and keyboard events and ``--script`` steps call the same handler methods (``add_point``, ``set_box``,
-``add_stroke``, ``subject``, ``hover``, ``undo`` ... ``apply``), so scripted runs exercise the real window.
+Mouse and keyboard events and ``--script`` steps (:mod:`.script`) call the same handler methods (``add_point``,
+``set_box``, ``add_stroke``, ``subject``, ``hover``, ``undo`` ... ``apply``), so scripted runs exercise the real
+window. A click's mask is decoded off the Tk thread (the session's decode queue); the window polls for it and
+draws it when it is there, so the window stays responsive while the decoder runs.
 
 Hover: while no button is pressed, the object a click would select is outlined (yellow). The decode runs in the
 session's hover thread; this window asks for the pointer's latest position, shows only the answer for it, and
@@ -19,28 +22,30 @@ import numpy as np
 
 from ..errors import Cancelled, DtmaskError, UsageError
 from ..geometry import file_to_display
-from .render import VIEWS, Backdrop, ImageSource, make_preview, mask_on_canvas, outline, ppm
-from .script import Step
+from .gestures import Box, Click, Drawing, Gesture, Gestures, Pan, Rubber, Stroke
+from .render import VIEWS, Backdrop, ImageSource, make_preview, mask_on_canvas, ppm
+from .script import Player, Step, call
 from .session import Background, PickSession
+from .state import Entry
+from .status import BUSY, NOTHING_SELECTED, Status, apply_wait
 from .viewport import Viewport
 
 KEYS_HELP = ("click: add   right/Shift-click: remove   drag: box   B: brush (or Alt-drag; right/Shift: remove)   "
              "S: subject   Ctrl+Z / Ctrl+Shift+Z: undo / redo   R: reset   I: invert   Tab: view   wheel: zoom   "
              "middle/Space-drag: pan   F: fit   Enter: apply   Esc: cancel")
-DRAG_PX = 4  # how far a left press must move to draw a box instead of clicking
 ZOOM_STEP = 1.25
 POLL_MS = 40
+DECODE_POLL_MS = 4  # a click's mask is picked up this soon after the decoder thread has it
 SCRIPT_STEP_MS = 30
 SHIFT = 0x0001
 BUTTONS = 0x1F00  # any mouse button held
 ALT = {"x11": 0x0008, "aqua": 0x0010, "win32": 0x20000}  # Mod1 on X11, Option on macOS, Alt on Windows
 MARKER_RADIUS = 7
-STROKE_PX = 2  # a brush stroke takes a point each time the pointer moved this many canvas pixels
 STROKE_WIDTH = 5
 COLOURS = {True: "#2ee05a", False: "#ff3b3b"}  # + and - prompts
 HOVER_REST = 0.05  # seconds the pointer rests before the object under it is decoded
 HOVER_POLL_MS = 15
-HOVER_COLOUR = np.array([255, 212, 0], np.uint8)
+SAMPLED = 3  # masks kept sampled on the canvas: the current step's, the hover's, and one undo away
 
 
 class PickerWindow:
@@ -54,16 +59,14 @@ class PickerWindow:
         self.click_seconds: list[float] = []  # click -> overlay on screen, once the embedding is ready
         self.timeline: dict[str, float] = {}  # wall-clock stamps: the first mask on screen, Apply
         self._scripted = script is not None
-        self._script = list(script or ())
+        self._player = Player(script or [])
         self._notice = ""
         self._apply_pending = False
         self._user_zoomed = False
-        self._press: tuple[int, int, str] | None = None  # left press: x, y and mode (click, box, pan)
-        self._pan_from: tuple[int, int] | None = None
         self._space = False
         self.brush = False  # B: left / right drags draw + / - strokes
-        self._stroke: list[tuple[float, float]] = []  # the stroke being drawn, displayed-image pixels
-        self._stroke_canvas: list[float] = []
+        self._timed: list[tuple[Entry, float]] = []  # clicks waiting for their mask, and when they came
+        self._decode_polling = False
         self._hover_on = not self._scripted  # off in scripted runs except at a hover step
         self._hover_point: tuple[float, float] | None = None  # the file point asked for last
         self._hover_result = None  # shown; never part of the history
@@ -76,6 +79,7 @@ class PickerWindow:
         self._preview: Background | None = None
         self._backdrop: Backdrop | None = None
         self._visible: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._sampled: list[tuple[object, np.ndarray]] = []  # (result, its mask on the canvas), newest first
         self._build()
         self._bind()
         self._render_view()
@@ -96,10 +100,12 @@ class PickerWindow:
         width, height = max(320, round(s.display_width * fit)), max(200, round(s.display_height * fit))
         self.viewport = Viewport(width, height, s.display_width, s.display_height)
         self.viewport.fit()
+        self.gestures = Gestures(self.viewport, s.display_width, s.display_height)
         self.canvas = tk.Canvas(self.root, width=width, height=height, bg="#1e1e1e", highlightthickness=0,
                                 cursor="crosshair")
         self.canvas.pack(fill="both", expand=True)
         self._photo = tk.PhotoImage(master=self.root)
+        self._scratch = tk.PhotoImage(master=self.root)  # a changed region on its way into _photo
         self._image_item = self.canvas.create_image(0, 0, anchor="nw", image=self._photo)
         bar = tk.Frame(self.root)
         bar.pack(fill="x")
@@ -109,7 +115,7 @@ class PickerWindow:
         self.status = _wrapping_label(bar)
         self.status.pack(side="left", fill="x", expand=True, padx=6)
         _wrapping_label(self.root, text=KEYS_HELP, fg="#555555", font=("TkDefaultFont", 8)).pack(fill="x", padx=6)
-        self.canvas.create_text(14, 14, anchor="nw", text="analysing the image…", fill="white",
+        self.canvas.create_text(14, 14, anchor="nw", text=BUSY, fill="white",
                                 font=("TkDefaultFont", 12, "bold"), tags=("busy", "busy-text"))
         x0, y0, x1, y1 = self.canvas.bbox("busy-text")
         self.canvas.create_rectangle(x0 - 6, y0 - 4, x1 + 6, y1 + 4, fill="#000000", stipple="gray50",
@@ -121,17 +127,13 @@ class PickerWindow:
         c, r = self.canvas, self.root
         aqua = r.tk.call("tk", "windowingsystem") == "aqua"
         right, middle = (2, 3) if aqua else (3, 2)
-        c.bind("<ButtonPress-1>", self._on_press)
-        c.bind("<B1-Motion>", self._on_drag)
-        c.bind("<ButtonRelease-1>", self._on_release)
-        c.bind(f"<ButtonPress-{right}>", self._on_right_press)
-        c.bind(f"<B{right}-Motion>", self._on_drag)
-        c.bind(f"<ButtonRelease-{right}>", self._on_release)
+        for number, button in ((1, "left"), (right, "right"), (middle, "middle")):
+            c.bind(f"<ButtonPress-{number}>", lambda e, b=button: self._on_press(e, b))
+            c.bind(f"<B{number}-Motion>", lambda e: self._gesture(self.gestures.drag(e.x, e.y)))
+            c.bind(f"<ButtonRelease-{number}>", self._on_release)
         c.bind("<Motion>", self._on_motion)
         c.bind("<Leave>", lambda e: self._clear_hover())
         self._alt = ALT.get(r.tk.call("tk", "windowingsystem"), 0x0008)
-        c.bind(f"<ButtonPress-{middle}>", lambda e: self._start_pan(e.x, e.y))
-        c.bind(f"<B{middle}-Motion>", lambda e: self._pan_to(e.x, e.y))
         c.bind("<MouseWheel>", lambda e: self._zoom(e.x, e.y, e.delta > 0))
         c.bind("<Button-4>", lambda e: self._zoom(e.x, e.y, True))
         c.bind("<Button-5>", lambda e: self._zoom(e.x, e.y, False))
@@ -215,25 +217,20 @@ class PickerWindow:
         self._queue_render()
 
     def apply(self) -> None:
-        """Enter / Apply: finish with the current mask (waits for the analysis, and for the subject when it is
-        being looked for)."""
-        if not self.session.ready or self._subject_waiting:
-            self._apply_pending = True
-            self._say("applying as soon as the " + ("subject is found" if self.session.ready else "analysis is done"))
-            return
-        if self.session.result is None:
-            self._apply_pending = False
+        """Enter / Apply: finish with the current mask (waits for the analysis, for the subject when it is being
+        looked for, and for the last click's mask)."""
+        s = self.session
+        wait = apply_wait(s.ready, self._subject_waiting, s.decoding, s.result is not None, s.guide_ready)
+        self._apply_pending = bool(wait)
+        if wait:
+            self._say(wait)
+        elif wait == "":
             if self._scripted:
                 raise UsageError("the script applies with nothing selected: give a point or a box first")
-            self._say("nothing selected yet: click on the object first")
-            return
-        if not self.session.guide_ready:
-            self._apply_pending = True
-            self._say("applying as soon as darktable's full-resolution export is here")
-            return
-        self._apply_pending = False
-        self.timeline["apply"] = time.time()
-        self._finish("applied")
+            self._say(NOTHING_SELECTED)
+        else:
+            self.timeline["apply"] = time.time()
+            self._finish("applied")
 
     def cancel(self) -> None:
         """Esc, Cancel or closing the window."""
@@ -243,9 +240,10 @@ class PickerWindow:
 
     @property
     def busy(self) -> bool:
-        """True while background work runs: the analysis, then the zoomed-out preview, a subject or a hover."""
+        """True while background work runs: the analysis, then the zoomed-out preview, a click's mask, a subject
+        or a hover."""
         return (not self._was_ready or self._preview is not None or self._subject_waiting
-                or self.session.hover_pending)
+                or self.session.decoding or self.session.hover_pending)
 
     @property
     def hovered(self):
@@ -275,7 +273,7 @@ class PickerWindow:
         try:
             for pending in self.root.tk.splitlist(self.root.tk.call("after", "info")):
                 self.root.after_cancel(pending)
-            self._photo = None
+            self._photo = self._scratch = None
             self.root.destroy()
         except tk.TclError:  # already gone
             pass
@@ -318,24 +316,14 @@ class PickerWindow:
         self.root.after(POLL_MS, self._poll)
 
     def _play(self) -> None:
-        """Run the next script step through the handlers; apply / cancel end the script. A step waits for the
-        subject and hover steps before it, and a hover step for the analysis."""
-        if self.outcome or self.error or not self._script:
+        """Run the next script step through the handlers, once the work of the steps before it has ended."""
+        if self.outcome or self.error or self._player.done:
             return
-        waiting = self._subject_waiting or self.session.hover_pending
-        if waiting or (self._script[0][0] == "hover" and not self.session.ready):
-            self.root.after(SCRIPT_STEP_MS, self._play)
-            return
-        action, args = self._script.pop(0)
-        handlers: dict[str, Callable[..., None]] = {
-            "point": lambda u, v: self.add_point(u, v, True), "negative": lambda u, v: self.add_point(u, v, False),
-            "box": self.set_box, "undo": self.undo, "redo": self.redo, "invert": self.invert,
-            "reset": self.reset, "apply": self.apply, "cancel": self.cancel, "subject": self.subject,
-            "hover": self.hover,
-            "stroke": lambda *uv: self.add_stroke(list(zip(uv[::2], uv[1::2])), True),
-            "negative_stroke": lambda *uv: self.add_stroke(list(zip(uv[::2], uv[1::2])), False),
-        }
-        handlers[action](*args)
+        s = self.session
+        step = self._player.next(s.ready, self._subject_waiting or s.decoding or s.hover_pending)
+        if step is not None:
+            name, args = call(step)
+            getattr(self, name)(*args)
         self.root.after(SCRIPT_STEP_MS, self._play)
 
     # --- subject and hover -----------------------------------------------------------------------------------
@@ -382,28 +370,56 @@ class PickerWindow:
     # --- changes and drawing -------------------------------------------------------------------------------
 
     def _change(self, change: Callable[[], object] | None, timed: bool = False) -> None:
-        """Apply a change to the selection, decode it when the embedding is ready, and redraw at once."""
+        """Apply a change to the selection and redraw; a step that needs a mask has it decoded in the background
+        (the mask on screen stays until the new one is drawn), a ``timed`` one is timed until then."""
         start = time.perf_counter()
         if change is not None:
             self._hover_point, self._hover_result = None, None
             change()
         self._notice = ""
-        try:
-            result = self.session.result
-        except UsageError as exc:  # e.g. a box for a model that takes none: say so and drop the step
-            if self._scripted:
-                raise
-            self.session.history.undo()
-            self._notice = str(exc)
-            result = self.session.result
-        self._render_mask()
+        if self.session.request_decode():
+            if timed:
+                self._timed.append((self.session.history.current, start))
+            if not self._decode_polling:
+                self._decode_polling = True
+                self.root.after(DECODE_POLL_MS, self._poll_decodes)
+        else:
+            self._render_mask()
+            if self.session.result is not None:
+                self.timeline.setdefault("first_mask", time.time())
         self._draw_markers()
         self._update_status()
-        self.root.update_idletasks()
-        if result is not None:
-            self.timeline.setdefault("first_mask", time.time())
-        if timed and result is not None:
-            self.click_seconds.append(time.perf_counter() - start)
+
+    def _poll_decodes(self) -> None:
+        """Pick up the masks decoded since the last poll; draw the current step's when it is among them."""
+        if self.outcome or self.error:
+            return
+        current = self.session.history.current
+        for entry, error in self.session.take_decoded():
+            if error is not None:
+                self._refused(entry, error)
+            elif entry is current:
+                self._render_mask()
+                self._update_status()
+                self.root.update_idletasks()
+                self.timeline.setdefault("first_mask", time.time())
+                self.click_seconds += [time.perf_counter() - t for e, t in self._timed if e is entry]
+            self._timed = [(e, t) for e, t in self._timed if e is not entry]
+        if self.session.decoding:
+            self.root.after(DECODE_POLL_MS, self._poll_decodes)
+            return
+        self._decode_polling = False
+        if self._apply_pending:
+            self.apply()
+
+    def _refused(self, entry: Entry, error: UsageError) -> None:
+        """A step the model cannot decode (e.g. a box for a model that takes none): say so and drop the step."""
+        if self._scripted:
+            raise error
+        if entry is self.session.history.current:
+            self.session.history.undo()
+        self._change(None)
+        self._say(str(error))
 
     def _queue_render(self) -> None:
         """Redraw after pending events: a fast drag or wheel spin draws once, not once per event."""
@@ -418,31 +434,46 @@ class PickerWindow:
         self._visible = (xs, ys)
         self.canvas.coords(self._image_item, c0, r0)
         self._backdrop = Backdrop(self._source.sample(xs, ys, self.viewport.scale)) if xs.size and ys.size else None
+        self._sampled = []
         self._render_mask()
         self._draw_markers()
         self._update_status()
 
     def _render_mask(self) -> None:
+        """Draw the current step's mask and the hover outline; only the pixels they change go to Tk."""
         if self._backdrop is None:
             return
-        s = self.session
-        entry = s.history.current
+        entry = self.session.history.current
         inside = None
         if entry.result is not None and entry.selection.has_foreground:
-            xs, ys = self._visible
-            inside = mask_on_canvas(entry.result.logits, xs, ys, s.orientation, s.image.width, s.image.height)
-            if entry.selection.invert:
-                inside = ~inside
-        picture = self._backdrop.compose(inside, self.view)
-        if self._hover_result is not None:
-            xs, ys = self._visible
-            edge = outline(mask_on_canvas(self._hover_result.logits, xs, ys, s.orientation, s.image.width,
-                                          s.image.height))
-            edge[1:] |= edge[:-1].copy()  # two pixels wide: visible on any picture
-            edge[:, 1:] |= edge[:, :-1].copy()
-            picture = picture.copy() if picture is self._backdrop.base else picture
-            picture[edge] = HOVER_COLOUR
-        self._photo.configure(data=ppm(picture), format="PPM")
+            inside = self._on_canvas(entry.result)
+            inside = ~inside if entry.selection.invert else inside
+        hover = self._on_canvas(self._hover_result) if self._hover_result is not None else None
+        region = self._backdrop.update(inside, self.view, hover)
+        if region is not None:
+            self._put(self._backdrop.picture, region)
+
+    def _put(self, picture: np.ndarray, region: tuple[int, int, int, int]) -> None:
+        """Hand Tk the region of the picture that changed (all of it when the photo's size changes)."""
+        if (self._photo.height(), self._photo.width()) != picture.shape[:2]:
+            self._photo.configure(data=ppm(picture), format="PPM")
+            return
+        y0, y1, x0, x1 = region  # Tk's own `put` of PPM data is slower than this copy from a photo off screen
+        self._scratch.configure(data=ppm(picture[y0:y1, x0:x1]), format="PPM")
+        self._photo.tk.call(self._photo.name, "copy", self._scratch.name, "-from", 0, 0, x1 - x0, y1 - y0,
+                            "-to", x0, y0)
+
+    def _on_canvas(self, result) -> np.ndarray:
+        """A mask's canvas pixels, remembered for the last few masks until the view moves (a hover answer or a
+        status change then redraws without sampling again)."""
+        for seen, inside in self._sampled:
+            if seen is result:
+                return inside
+        s = self.session
+        xs, ys = self._visible
+        inside = mask_on_canvas(result.logits, xs, ys, s.orientation, s.image.width, s.image.height)
+        self._sampled = [(result, inside)] + self._sampled[:SAMPLED - 1]
+        return inside
 
     def _to_canvas(self, x: float, y: float) -> tuple[float, float]:
         s = self.session
@@ -487,142 +518,54 @@ class PickerWindow:
 
     def _update_status(self) -> None:
         s = self.session
-        entry = s.history.current
-        selection = entry.selection
-        if not s.ready:
-            state = "analysing the image" + "." * (1 + self._ticks // 8 % 3) + " (clicks are kept)"
-        elif entry.result is not None and selection.has_foreground:
-            state = f"score {entry.result.score:.2f}"
-        else:
-            state = "add a + click or a box" if selection.negatives else "click on the object"
-        if self._subject_waiting and s.ready:
-            state = "finding the main subject…"
-        counts = f"{len(selection.points)} +  {len(selection.negatives)} −"
-        counts += f"  {len(selection.strokes)} brush +" if selection.strokes else ""
-        counts += f"  {len(selection.negative_strokes)} brush −" if selection.negative_strokes else ""
-        counts += "  box" if selection.box is not None else ""
-        counts += "  inverted" if selection.invert else ""
-        parts = [s.model.id, state, counts, f"view: {self.view}", f"zoom {self.viewport.scale * 100:.0f}%"]
-        parts += ["BRUSH"] if self.brush else []
-        self.status.configure(text="   ·   ".join(parts + ([self._notice] if self._notice else [])))
+        status = Status(s.model.id, s.ready, s.history.selection, s.result.score if s.result is not None else None,
+                        self._subject_waiting, self.view, self.viewport.scale, self.brush, self._notice, self._ticks)
+        self.status.configure(text=status.text())
 
-    # --- mouse ---------------------------------------------------------------------------------------------
+    # --- mouse: events -> gestures -> handlers ------------------------------------------------------------------
 
-    def _canvas_to_image(self, cx: float, cy: float) -> tuple[float, float] | None:
-        """The displayed-image pixel under a canvas pixel (clamped to the image), None off the image."""
-        u, v = self.viewport.to_image(cx, cy)
-        if not self.viewport.contains(u, v):
-            return None
-        return (min(max(u, 0.0), self.session.display_width - 1.0),
-                min(max(v, 0.0), self.session.display_height - 1.0))
-
-    def _click_canvas(self, cx: int, cy: int, positive: bool) -> None:
-        point = self._canvas_to_image(cx, cy)
-        if point is not None:
-            self.add_point(*point, positive)
-
-    def _on_press(self, e: tk.Event) -> None:
+    def _on_press(self, e: tk.Event, button: str) -> None:
         self.canvas.focus_set()
         self._clear_hover()
-        if self._space:
-            self._press = (e.x, e.y, "pan")
-            self._start_pan(e.x, e.y)
-        elif self.brush or e.state & self._alt:
-            self._start_stroke(e.x, e.y, positive=not (e.state & SHIFT))
-        else:
-            self._press = (e.x, e.y, "click")
+        self._gesture(self.gestures.press(e.x, e.y, button, shift=bool(e.state & SHIFT), alt=bool(e.state & self._alt),
+                                          space=self._space, brush=self.brush))
 
-    def _on_right_press(self, e: tk.Event) -> None:
-        self._clear_hover()
-        if self.brush or e.state & self._alt:
-            self._start_stroke(e.x, e.y, positive=False)
-        else:
-            self._click_canvas(e.x, e.y, positive=False)
+    def _on_release(self, e: tk.Event) -> None:
+        self.canvas.delete("rubber")
+        self._gesture(self.gestures.release(e.x, e.y, shift=bool(e.state & SHIFT)))
+
+    def _gesture(self, g: Gesture) -> None:
+        """Run or draw what a press, drag or release meant."""
+        if isinstance(g, Click):
+            self.add_point(g.u, g.v, g.positive)
+        elif isinstance(g, Box):
+            self.set_box(g.u0, g.v0, g.u1, g.v1)
+        elif isinstance(g, Stroke):
+            self.canvas.delete("stroke")
+            self.add_stroke(list(g.points), g.positive)
+        elif isinstance(g, Pan):
+            self.viewport.pan(g.dx, g.dy)
+            self._user_zoomed = True
+            self._queue_render()
+        elif isinstance(g, Rubber):
+            self.canvas.delete("rubber")
+            self.canvas.create_rectangle(*g.rect, outline="#ffd400", width=1, dash=(3, 3), tags="rubber")
+        elif isinstance(g, Drawing):
+            self.canvas.delete("stroke")
+            self._draw_stroke(list(g.flat), g.positive, "stroke")
 
     def _on_motion(self, e: tk.Event) -> None:
         """The pointer moved with no button held: outline what a click here would select."""
         if not self._hover_on or e.state & BUTTONS:
             return
-        point = self._canvas_to_image(e.x, e.y)
+        point = self.gestures.to_image(e.x, e.y)
         if point is None:
             self._clear_hover()
         else:
             self.hover(*point)
 
-    def _start_stroke(self, cx: int, cy: int, positive: bool) -> None:
-        """A brush press: strokes start on the image (and are clamped to it while drawn)."""
-        if self._canvas_to_image(cx, cy) is None:
-            return
-        self._press = (cx, cy, "stroke+" if positive else "stroke-")
-        self._stroke, self._stroke_canvas = [], []
-        self._extend_stroke(cx, cy)
-
-    def _extend_stroke(self, cx: int, cy: int) -> None:
-        last = self._stroke_canvas[-2:]
-        if last and max(abs(cx - last[0]), abs(cy - last[1])) < STROKE_PX:
-            return
-        u, v = self.viewport.to_image(cx, cy)
-        self._stroke.append((min(max(u, 0.0), self.session.display_width - 1.0),
-                             min(max(v, 0.0), self.session.display_height - 1.0)))
-        self._stroke_canvas += [cx, cy]
-        self.canvas.delete("stroke")
-        self._draw_stroke(self._stroke_canvas, self._press[2] == "stroke+", "stroke")
-
-    def _on_drag(self, e: tk.Event) -> None:
-        if self._press is None:
-            return
-        x0, y0, mode = self._press
-        if mode == "pan":
-            self._pan_to(e.x, e.y)
-            return
-        if mode.startswith("stroke"):
-            self._extend_stroke(e.x, e.y)
-            return
-        if mode == "click" and max(abs(e.x - x0), abs(e.y - y0)) >= DRAG_PX:
-            self._press = (x0, y0, "box")
-        if self._press[2] == "box":
-            self.canvas.delete("rubber")
-            self.canvas.create_rectangle(x0, y0, e.x, e.y, outline="#ffd400", width=1, dash=(3, 3), tags="rubber")
-
-    def _on_release(self, e: tk.Event) -> None:
-        if self._press is None:
-            return
-        x0, y0, mode = self._press
-        self._press = None
-        self.canvas.delete("rubber")
-        if mode.startswith("stroke"):
-            self._extend_stroke(e.x, e.y)
-            self.canvas.delete("stroke")
-            self.add_stroke(self._stroke, positive=mode == "stroke+")
-        elif mode == "click":
-            self._click_canvas(x0, y0, positive=not (e.state & SHIFT))
-        elif mode == "box":
-            self._box_canvas(x0, y0, e.x, e.y)
-
-    def _box_canvas(self, cx0: int, cy0: int, cx1: int, cy1: int) -> None:
-        """A dragged box, clamped to the image; one smaller than a pixel (deep zoom) counts as a click."""
-        w, h = self.session.display_width - 1.0, self.session.display_height - 1.0
-        (u0, v0), (u1, v1) = self.viewport.to_image(cx0, cy0), self.viewport.to_image(cx1, cy1)
-        u0, u1 = np.clip([u0, u1], 0, w)
-        v0, v1 = np.clip([v0, v1], 0, h)
-        if abs(u1 - u0) < 1 or abs(v1 - v0) < 1:
-            self._click_canvas(cx0, cy0, positive=True)
-        else:
-            self.set_box(float(u0), float(v0), float(u1), float(v1))
-
     def _zoom(self, cx: int, cy: int, zoom_in: bool) -> None:
         self.viewport.zoom_at(cx, cy, ZOOM_STEP if zoom_in else 1 / ZOOM_STEP)
-        self._user_zoomed = True
-        self._queue_render()
-
-    def _start_pan(self, cx: int, cy: int) -> None:
-        self._pan_from = (cx, cy)
-
-    def _pan_to(self, cx: int, cy: int) -> None:
-        if self._pan_from is None:
-            return
-        self.viewport.pan(cx - self._pan_from[0], cy - self._pan_from[1])
-        self._pan_from = (cx, cy)
         self._user_zoomed = True
         self._queue_render()
 
