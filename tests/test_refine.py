@@ -206,7 +206,49 @@ def test_matte_keeps_a_sharp_edge_sharp_and_a_flat_photo_hard():
 def test_matte_is_a_stage_of_refine_mask():
     photo, alpha = _strand_photo()
     logits = _logits_from(lambda x, y: (300 - x) / 4.0 + 0 * y, 600, 300)
-    soft = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo, options=Refinement().also(["matte"]))
-    hard = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo)  # off by default
+    soft = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo)  # on by default
+    hard = refine_mask([Patch(logits, (0, 0, 600, 300))], 600, 300, photo, options=Refinement().without(["matte"]))
     assert set(np.unique(hard)) == {0.0, 1.0} and ((soft > 0.05) & (soft < 0.95)).sum() > 100
     assert np.array_equal(soft > 0.5, hard > 0.5)  # the matte softens the edge, it never moves it
+
+
+def _noisy_disc(noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The darktable end-to-end test's scene, larger: a red disc with a hard (slightly blurred) edge on a
+    gradient, with sensor-like noise, and the disc's exact mask."""
+    from scipy import ndimage
+
+    height, width, (cx, cy), radius = 480, 720, (300, 240), 150
+    y, x = np.mgrid[0:height, 0:width]
+    photo = np.stack([40 + 60 * x / width, 40 + 80 * y / height, np.full((height, width), 70.0)], axis=-1)
+    disc = (x - cx) ** 2 + (y - cy) ** 2 < radius ** 2
+    photo[disc] = (230, 40, 40)
+    photo = ndimage.gaussian_filter(photo, (1.0, 1.0, 0)) + np.random.default_rng(seed).normal(0, noise, photo.shape)
+    return np.clip(np.round(photo), 0, 255).astype(np.uint8), disc
+
+
+@pytest.mark.parametrize("noise", [3.0, 8.0])
+def test_matte_adds_no_opacity_beyond_a_hard_edge(noise):
+    """A hard edge stays hard: a strong edit through the mask (+2 EV in darktable) would show any opacity the
+    matte left a few pixels outside the object, and noise alone must not make any."""
+    from scipy import ndimage
+
+    photo, disc = _noisy_disc(noise, seed=int(noise))
+    mask = disc.astype(np.float32)
+    matte(mask, photo)
+    beyond = ~ndimage.binary_dilation(disc, iterations=4)
+    assert mask[beyond].max() < 0.02
+    unfloored = disc.astype(np.float32)
+    matte(unfloored, photo, floor=0.0)  # the same matte without the noise floor leaves a faint halo
+    assert (unfloored[beyond] > 0.02).sum() > 50
+
+
+def test_matte_gives_a_colour_past_the_object_no_opacity():
+    """A bright patch beside a dark object's edge is no mix of the object and the background (a mix lies between
+    their colours): it stays out instead of getting the most the matte may give outside, 0.5."""
+    photo = np.full((256, 512, 3), 10, np.uint8)
+    photo[:, :203] = (60, 60, 120)  # an edge off the matte's working grid (4 px), as edges are
+    photo[100:110, 209:219] = 250
+    mask = np.zeros((256, 512), np.float32)
+    mask[:, :203] = 1
+    matte(mask, photo)
+    assert mask[100:110, 209:219].max() < 0.02 and mask[:, :203].min() > 0.5

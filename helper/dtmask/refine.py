@@ -54,9 +54,10 @@ class Refinement:
     zoom_below: float = 0.25  # zoom when the crop is below this fraction of the image side (a 4x finer view)
     zoom_margin: float = 0.25  # crop margin around the object, as a fraction of its size
     zoom_agreement: float = 0.7  # keep the zoom answer only if its IoU with the image's answer is at least this
-    matte: bool = False  # off by default: on a hard-edged disc it left opacity beyond 4 px of the edge (darktable e2e)
-    matte_radius: float = 12.0  # pixels from the mask's edge that get a soft alpha (strands reach about this far)
+    matte: bool = True
+    matte_radius: float = 16.0  # pixels from the mask's edge that get a soft alpha (strands reach about this far)
     matte_eps: float = 1e-3  # squared 0..1 colour difference below which inside and outside are alike: mask kept
+    matte_floor: float = 3.0  # standard deviations of the photo's noise taken out of the alpha: hard edges stay hard
     feather: float = 0.0  # soft edge, pixels
 
     @classmethod
@@ -70,10 +71,6 @@ class Refinement:
         if "all" in stages:
             return replace(Refinement.raw(), feather=self.feather)
         return replace(self, **{STAGES[name]: False for name in stages})
-
-    def also(self, stages: Iterable[str]) -> "Refinement":
-        """These stages switched on, by their names in ``STAGES`` (``matte`` is off unless asked for)."""
-        return replace(self, **{STAGES[name]: True for name in stages})
 
     def with_feather(self, px: float) -> "Refinement":
         return replace(self, feather=px) if px else self
@@ -115,7 +112,7 @@ def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.nd
     if options.components or options.holes:
         clean_components(out, points, negatives, options)
     if options.matte and pixels is not None:
-        matte(out, pixels, options.matte_radius, options.matte_eps)
+        matte(out, pixels, options.matte_radius, options.matte_eps, options.matte_floor)
     return feather(out, options.feather)
 
 
@@ -534,7 +531,7 @@ MATTE_SAMPLES = 4  # the band's radius in samples of the matte's working grid
 HELD_IN = np.nextafter(np.float32(0.5), np.float32(1))  # the least alpha that still counts as inside
 
 
-def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 12.0, eps: float = 1e-3) -> None:
+def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float = 1e-3, floor: float = 3.0) -> None:
     """In place: pixels within ``radius`` of the mask's edge get an alpha from the photo ``guide`` (H, W, C).
 
     Each such pixel's colour I is taken as a mix of the object's colour F and the background's B nearby
@@ -542,10 +539,12 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 12.0, eps: float 
     inside and outside (beyond the band) around it: alpha = (I - B).(F - B) / |F - B|^2. A strand of the
     object's colour outside the mask gets its partial alpha, and a sharp colour edge stays sharp. The answer is
     trusted by |F - B|^2 / (|F - B|^2 + spread + eps), ``spread`` the variance of the sure colours: where inside
-    and outside look alike, or their texture is as strong as their difference, the 0/1 mask stays. The matte
-    never moves the edge: a pixel inside keeps an alpha above 0.5 and one outside at most 0.5, so the mask at 0.5
-    is the one the other stages made (crossing it near a hard edge only roughened the edge, measured) and the
-    matte adds partial opacity only. Runs only on tiles along the edge; F and B are estimated on a working grid
+    and outside look alike, or their texture is as strong as their difference, the 0/1 mask stays. What the sure
+    colours' noise alone would give (``floor`` standard deviations along F - B) is taken out of the alpha, and a
+    pixel keeps no more of it than a neighbour has, so the noise or texture beside a hard edge does not turn into
+    faint opacity around it. The matte never moves the edge: a pixel inside keeps an alpha above 0.5 and one
+    outside at most 0.5, so the mask at 0.5 is the one the other stages made (crossing it near a hard edge only
+    roughened the edge, measured) and the matte adds partial opacity only. Runs only on tiles along the edge; F and B are estimated on a working grid
     coarser than the pixels.
     """
     height, width = mask.shape
@@ -572,14 +571,15 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 12.0, eps: float 
         colours = _known_colours(small[..., :-1], p, near, 2 * r)
         colours = bilinear(colours, (rows - ys[0]) / step, (cols - xs[0]) / step)[band]
         c = guide.shape[2]
-        fore, back, spread = colours[:, :c], colours[:, c:2 * c], colours[:, 2 * c]
+        fore, back, spread = colours[:, :c], colours[:, c:2 * c], colours[:, 2 * c:]
         pixel = guide[r0:r1, c0:c1][band].astype(np.float32) / white
         d = fore - back
         d2 = np.einsum("nc,nc->n", d, d)
-        alpha = np.clip(np.einsum("nc,nc->n", pixel - back, d) / np.maximum(d2, 1e-12), 0, 1)
-        trust = d2 / (d2 + spread + eps)
+        alpha = np.einsum("nc,nc->n", pixel - back, d) / np.maximum(d2, 1e-12)  # unclipped: see _above_noise
+        trust = d2 / (d2 + spread.sum(axis=1) + eps)
         region = mask[r0:r1, c0:c1]
         before = region[band]
+        alpha = _supported(_above_noise(alpha, before > 0.5, spread / c, d2, floor), before > 0.5, band)
         after = trust * alpha + (1 - trust) * before
         region[band] = np.where(before > 0.5, np.maximum(after, HELD_IN), np.minimum(after, 0.5))
 
@@ -596,9 +596,39 @@ def _known_colours(small: np.ndarray, p: np.ndarray, band: np.ndarray, k: int) -
     weights = sums[..., -2:]
     fore = sums[..., :c + 1] / np.maximum(weights[..., :1], 1e-6)
     back = sums[..., c + 1:2 * c + 2] / np.maximum(weights[..., 1:], 1e-6)
-    spread = sum(np.maximum(m[..., c] - (m[..., :c] ** 2).sum(axis=-1), 0) for m in (fore, back))
-    spread = np.where((weights > 0).all(axis=-1), spread, 1e6)
-    return np.concatenate([fore[..., :c], back[..., :c], spread[..., None]], axis=-1)
+    spread = np.stack([np.maximum(m[..., c] - (m[..., :c] ** 2).sum(axis=-1), 0) for m in (fore, back)], axis=-1)
+    spread = np.where((weights > 0).all(axis=-1, keepdims=True), spread, 1e6)
+    return np.concatenate([fore[..., :c], back[..., :c], spread], axis=-1)
+
+
+def _above_noise(alpha: np.ndarray, inside: np.ndarray, variance: np.ndarray, d2: np.ndarray,
+                 floor: float) -> np.ndarray:
+    """The unmixed (unclipped) alpha with what the photo's noise alone would give taken out: ``floor`` standard
+    deviations of the sure colours (per channel ``variance`` of F and of B, (n, 2)), in alpha units along F - B.
+    Outside the mask a pixel's alpha shrinks towards 0 by that much, inside its 1 - alpha, so a hard edge in a
+    noisy or textured photo gets no faint opacity around it, while a strand clearly of the object's colour keeps
+    most. A colour past the other side's (a bright star beside dark fur) is no mix of the two: its alpha folds
+    back towards its own side's."""
+    noise = floor * np.sqrt(np.where(inside, variance[:, 0], variance[:, 1]) / np.maximum(d2, 1e-12))
+    keep = np.clip(1 - noise, 1e-6, 1)
+    away = np.where(inside, 1 - alpha, alpha)  # how far the pixel is from its side of the mask
+    away = np.where(away > 1, 2 - away, away)
+    away = np.clip((away - noise) / keep, 0, 1)
+    return np.where(inside, 1 - away, away)
+
+
+def _supported(alpha: np.ndarray, inside: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """The alpha of the ``band`` pixels of a tile, each pixel given no more partial opacity (outside the mask; or
+    transparency inside it) than its most opaque 8-neighbour has: noise the floor let through makes single
+    pixels, while strands and edges make runs of pixels."""
+    away = np.zeros(band.shape, np.float32)
+    away[band] = np.where(inside, 1 - alpha, alpha)  # how far each pixel is from its side of the mask
+    h, w = away.shape
+    padded = np.pad(away, 1, mode="edge")
+    neighbours = np.max([padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                         if dy or dx], axis=0)
+    away = np.minimum(away, neighbours)[band]
+    return np.where(inside, 1 - away, away)
 
 
 def _band_tiles(mask: np.ndarray, tile: int, radius: float) -> list[tuple[int, int, int, int]]:

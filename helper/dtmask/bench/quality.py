@@ -135,15 +135,14 @@ def evaluate(model: Model, image: Image, truth: np.ndarray, options: Refinement,
 
 
 def run(folder: str | Path, model: Model, raw: bool = False, max_clicks: int = 20,
-        log: Callable[[str], None] = lambda s: None, prompt: str = "click", skip: Iterable[str] = (),
-        extra: Iterable[str] = ()) -> dict:
+        log: Callable[[str], None] = lambda s: None, prompt: str = "click", skip: Iterable[str] = ()) -> dict:
     """Evaluate every image of a folder; the summary keys plus ``images`` (one row each). ``skip`` names
-    refinement stages to switch off, ``extra`` stages off by default to switch on (:data:`dtmask.refine.STAGES`)."""
+    refinement stages to switch off (:data:`dtmask.refine.STAGES`)."""
     pairs = find_images(folder)
     if not pairs:
         raise UsageError(f"no NAME_gt.png with a NAME.tif or NAME.png in {folder}")
     skip = sorted(skip)
-    options = Refinement.raw() if raw else Refinement().also(extra).without(skip)
+    options = Refinement.raw() if raw else Refinement().without(skip)
     rows = []
     for image_path, truth_path in pairs:
         image, truth, alpha = _load(image_path, truth_path)

@@ -26,11 +26,11 @@ def speed(megapixels, model_id, repeat, batch_photos):
 
     Rows: the plain pipeline (tifffile, a nearest-neighbour resize, bare onnxruntime, the decoder's own
     full-size mask, a plain write), a first mask, a mask from the cached embedding and `segment --all` (each
-    a fresh `dtmask` process, so start-up and model load count, as they do for a user), `batch --jobs 1` and
-    `--jobs 2` on several photos, and a click in the picker's session. Every row shows the plain pipeline
-    of the same run and its ratio. Goals on a 2-core CPU: first mask <= 0.8x the plain pipeline, cached
-    <= 0.25x, --all cached <= 3 s, batch --jobs 2 >= 1.5x the throughput of --jobs 1, a click <= 100 ms,
-    peak RSS <= 1.5 GB.
+    a fresh `dtmask` process, so start-up and model load count, as they do for a user), `batch --jobs 1`,
+    `--jobs 2` and `--jobs auto` on several photos, and a click in the picker's session. Every row shows the
+    plain pipeline of the same run and its ratio. Goals on a 2-core CPU: first mask <= 0.8x the plain
+    pipeline, cached <= 0.25x, --all cached <= 3 s, batch --jobs 2 >= 1.5x the throughput of --jobs 1 (or
+    --jobs auto as fast as the faster of the two), a click <= 100 ms, peak RSS <= 1.5 GB.
     """
     from ..bench import speed as speed_bench
 

@@ -133,6 +133,7 @@ class BatchReport:
     failed: list[Event] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
+    jobs: int = 0  # the workers it ran (``--jobs auto``: what choose_jobs picked)
 
     def as_json(self) -> dict:
         """Each list in the images' order, however many workers finished them in whatever order."""
@@ -144,7 +145,7 @@ class BatchReport:
                              "seconds": round(e.seconds, 3)} for e in ordered(self.written)],
                 "skipped": [{"image": e.item.image, "output": e.item.output} for e in ordered(self.skipped)],
                 "failed": [{"image": e.item.image, "error": e.error} for e in ordered(self.failed)],
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "jobs": self.jobs}
 
     def summary(self) -> str:
         parts = [f"{len(self.written)} written"]
@@ -263,6 +264,7 @@ def run(job: BatchJob, on_event: Callable[[Event], None] | None = None, model=No
         else:
             todo.append(item)
     jobs = job.jobs or choose_jobs(len(todo))
+    report.jobs = min(jobs, len(todo))
     try:
         if todo and jobs <= 1:
             if model is None:
