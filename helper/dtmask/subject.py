@@ -24,7 +24,9 @@ Cues, each computed on the decoder's 256 x 256 grid (cheap):
 The winner is then grown to the whole object (:func:`grown`): a proposal is often the most salient part (a face,
 a garment), and the decoder's ambiguity masks for its deepest point run from a part to the whole; the largest of
 them that holds most of the winner, is not the frame, is predicted good and stable and still scores as a subject
-replaces it.
+replaces it. A subject that fills the frame (a cat's face and body) scores low for running along the frame's
+sides; its whole replaces the part when the part is uncertain and the whole, holding it, is confident and is not
+the ground along the lower edge.
 
 Weights were set by hand and checked on generated scenes with a known subject (tests/subject_bench.py); the
 regions + grid combination and ``CONFIDENT`` were chosen by measurement there and on ``dtmask bench make-set``
@@ -57,6 +59,10 @@ RING_CELLS = 4  # width of the ring around a proposal for its contrast, in decod
 # this much of it, be predicted this good and this stable, cover less of the frame than this, and lose at most
 # this much saliency
 GROW_FACTOR, GROW_COVER, GROW_SCORE, GROW_STABILITY, GROW_AREA, GROW_DROP = 1.5, 0.6, 0.85, 0.75, 0.8, 1.5
+# a frame-filling whole (a cat's face and body) scores low as a subject (it runs along the frame, it is large):
+# it still replaces an uncertain part (stability below GROW_STABILITY) when it holds GROW_HOLD of it, its quality
+# (score + stability) is GROW_GAIN above the part's and it does not run along the lower edge (the ground)
+GROW_HOLD, GROW_GAIN, GROW_GROUND = 0.95, 0.2, 0.5
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,8 @@ def grown(model: Model, embedding: Embedding, winner: Candidate, thumb: np.ndarr
     The decoder's ambiguity masks for the proposal's deepest point run from a part to the whole. The largest
     that is at least GROW_FACTOR times the proposal (a whole, not the same part redrawn), holds GROW_COVER of it,
     is predicted good and stable, is not most of the frame, and still scores as a subject (its saliency at most
-    GROW_DROP below the proposal's: the part plus the ground it stands on is no subject) replaces it.
+    GROW_DROP below the proposal's: the part plus the ground it stands on is no subject, unless the proposal is
+    an uncertain part of a confident whole: :func:`_whole_of`) replaces it.
     """
     width, height = embedding.width, embedding.height
     rows, cols = lowres_shape(width, height)
@@ -223,10 +230,21 @@ def grown(model: Model, embedding: Embedding, winner: Candidate, thumb: np.ndarr
         whole = auto.AutoMask(result=result, point=point, score=result.score, stability=auto.stability(logits),
                               lowres=lowres, bbox=auto.bbox_of(lowres, width, height),
                               area=int(round(n * size * size)), source="grown")
-        if (whole.stability >= GROW_STABILITY
-                and saliency(cues(whole, thumb, sal), weights) >= winner.saliency - GROW_DROP):
+        if whole.stability >= GROW_STABILITY and _whole_of(whole, winner, thumb, sal, weights):
             best = whole
     return best
+
+
+def _whole_of(whole: auto.AutoMask, winner: Candidate, thumb: np.ndarray, sal: np.ndarray, weights: Weights) -> bool:
+    """Whether a larger mask is the whole the winner is part of: it still scores as a subject, or the winner is
+    uncertain and the larger mask, holding it, is a confident whole that is not the ground (see GROW_HOLD)."""
+    c = cues(whole, thumb, sal)
+    if saliency(c, weights) >= winner.saliency - GROW_DROP:
+        return True
+    part = winner.proposal
+    held = np.count_nonzero(whole.lowres & part.lowres) >= GROW_HOLD * np.count_nonzero(part.lowres)
+    gain = min(whole.score, 1.0) + whole.stability - min(part.score, 1.0) - part.stability
+    return part.stability < GROW_STABILITY and held and gain >= GROW_GAIN and c["bottom"] < GROW_GROUND
 
 
 SALIENCY_CELLS = 4  # the colour saliency map works on blocks of 4 x 4 decoder cells (a 64 x 64 grid)
