@@ -56,9 +56,6 @@ def test_bbox_and_cells_in_file_pixels():
     lowres = np.zeros((128, 256), bool)
     lowres[10:20, 30:40] = True
     assert auto.bbox_of(lowres, 2000, 1000) == (234, 78, 313, 157)
-    assert auto.sides_touched(lowres) == 0
-    lowres[-1, :] = True
-    assert auto.sides_touched(lowres) == 1
 
 
 def test_output_paths(tmp_path):

@@ -109,11 +109,6 @@ def bbox_of(lowres: np.ndarray, width: int, height: int) -> tuple[int, int, int,
             min(height, int(math.ceil((rows[-1] + 1) * c))))
 
 
-def sides_touched(lowres: np.ndarray, min_fraction: float = 0.02) -> int:
-    """How many sides of the frame a low-res mask runs along (more than ``min_fraction`` of the side)."""
-    return sum(int(edge.mean() > min_fraction) for edge in (lowres[0], lowres[-1], lowres[:, 0], lowres[:, -1]))
-
-
 def nms(masks: list[AutoMask], iou: float = NMS_IOU) -> list[AutoMask]:
     """Greedy non-maximum suppression by mask IoU, best (score x stability) first."""
     order = sorted(masks, key=lambda m: m.score * m.stability, reverse=True)
