@@ -18,11 +18,13 @@ Stages, each switchable through :class:`Refinement`:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from .engines.base import physical_cores
 from .geometry import bilinear, bilinear_axis, block_mean, lowres_scales, lowres_shape
 
 STRIP_ROWS = 512
@@ -547,11 +549,35 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
     roughened the edge, measured) and the matte adds partial opacity only. Runs only on tiles along the edge; F and B are estimated on a working grid
     coarser than the pixels.
     """
-    height, width = mask.shape
     step = max(1, int(round(radius / MATTE_SAMPLES)))
-    r = max(1, int(round(radius / step)))
-    white = _white(guide)
-    for r0, r1, c0, c1 in _band_tiles(mask, MATTE_TILE, radius):
+    made = mask.copy()  # every tile reads the mask the other stages made, so the order of the tiles is no matter
+    work = _MatteWork(made, guide, step, max(1, int(round(radius / step))), _white(guide), eps, floor)
+    tiles = _band_tiles(mask, MATTE_TILE, radius)
+    with ThreadPoolExecutor(max_workers=min(physical_cores(), max(1, len(tiles)))) as pool:  # numpy frees the GIL
+        for box, alpha in zip(tiles, pool.map(work.alpha, tiles)):
+            if alpha is not None:
+                r0, r1, c0, c1 = box
+                region = mask[r0:r1, c0:c1]
+                region[alpha[0]] = alpha[1]
+
+
+@dataclass(frozen=True)
+class _MatteWork:
+    """One matte's inputs, shared by its tiles (each tile reads them only)."""
+
+    mask: np.ndarray
+    guide: np.ndarray
+    step: int  # pixels a side of a working-grid sample
+    r: int  # the band's radius in samples
+    white: float
+    eps: float
+    floor: float
+
+    def alpha(self, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The tile's band (a bool array over the tile) and the new alpha of its pixels; None without a band."""
+        mask, guide, step, r, white = self.mask, self.guide, self.step, self.r, self.white
+        height, width = mask.shape
+        r0, r1, c0, c1 = box
         margin = (3 * r + 2) * step
         ys = _sample_centres(max(0, r0 - margin), min(height, r1 + margin), step)
         xs = _sample_centres(max(0, c0 - margin), min(width, c1 + margin), step)
@@ -567,7 +593,7 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
                    np.clip(np.round((cols - xs[0]) / step).astype(np.intp), 0, len(xs) - 1)[None, :])
         band = near[nearest]
         if not band.any():
-            continue
+            return None
         colours = _known_colours(small[..., :-1], p, near, 2 * r)
         colours = bilinear(colours, (rows - ys[0]) / step, (cols - xs[0]) / step)[band]
         c = guide.shape[2]
@@ -576,12 +602,11 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
         d = fore - back
         d2 = np.einsum("nc,nc->n", d, d)
         alpha = np.einsum("nc,nc->n", pixel - back, d) / np.maximum(d2, 1e-12)  # unclipped: see _above_noise
-        trust = d2 / (d2 + spread.sum(axis=1) + eps)
-        region = mask[r0:r1, c0:c1]
-        before = region[band]
-        alpha = _supported(_above_noise(alpha, before > 0.5, spread / c, d2, floor), before > 0.5, band)
+        trust = d2 / (d2 + spread.sum(axis=1) + self.eps)
+        before = mask[r0:r1, c0:c1][band]
+        alpha = _supported(_above_noise(alpha, before > 0.5, spread / c, d2, self.floor), before > 0.5, band)
         after = trust * alpha + (1 - trust) * before
-        region[band] = np.where(before > 0.5, np.maximum(after, HELD_IN), np.minimum(after, 0.5))
+        return band, np.where(before > 0.5, np.maximum(after, HELD_IN), np.minimum(after, 0.5))
 
 
 def _known_colours(small: np.ndarray, p: np.ndarray, band: np.ndarray, k: int) -> np.ndarray:
