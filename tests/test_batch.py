@@ -153,14 +153,18 @@ def test_batch_usage_errors(with_model, photos, tmp_path):
     assert done.returncode == 2 and "not a folder" in done.stderr
 
 
-def test_jobs_choose_themselves_within_idle_cores_and_photos(with_model, photos, tmp_path, monkeypatch):
-    from dtmask.engines.base import physical_cores
-
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+def test_jobs_choose_themselves_within_idle_cores_and_photos(with_model, photos, tmp_path):
     assert batch.choose_jobs(1) == 1
-    assert batch.choose_jobs(50) == min(physical_cores(), batch._available_gb() or 50)
-    monkeypatch.setattr(os, "getloadavg", lambda: (physical_cores() + 0.5, 1.0, 1.0))
-    assert batch.choose_jobs(50) == 1
+    # every core busy (one spinning process a core): one worker, whatever the load average said a minute ago
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(0.5)
+        assert batch._idle_cores() < 0.5
+        assert batch.choose_jobs(50) == 1
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
     folder, _, _ = photos
     done = run_dtmask("batch", "--subject", "--jobs", "0", folder / "p0.tif", "-o", tmp_path)
     assert done.returncode == 2 and "'0' is not a number from 1 to 64 or 'auto'" in done.stderr

@@ -15,7 +15,6 @@ but at least one point or a box is needed; ``box`` may be null.
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import os
 import signal
@@ -312,15 +311,37 @@ def choose_jobs(photos: int) -> int:
     available memory each (a 24 MP photo's peak is 0.7-0.9 GB).
 
     On an idle machine a worker per core keeps every core busy through the single-threaded read, resize,
-    refine and write; on a busy one (the load average at the core count) a second worker only adds its own
-    start-up and model load, so one multi-threaded worker is as fast (measured: 1.0x on a loaded 2-core box).
+    refine and write; on a busy one a second worker only adds its own start-up and model load, so one
+    multi-threaded worker is as fast (measured: 1.0x on a loaded 2-core box).
     """
-    cores = physical_cores()
-    try:
-        idle = max(1, math.ceil(cores - os.getloadavg()[0]))
-    except (AttributeError, OSError):  # no load average (Windows)
-        idle = cores
+    idle = max(1, min(physical_cores(), round(_idle_cores())))
     return max(1, min(idle, photos, _available_gb() or photos))
+
+
+def _idle_cores(seconds: float = 0.25) -> float:
+    """How many cores are idle now: from /proc/stat over a moment (Linux), else from the load average.
+
+    The moment, not the load average: the one-minute average still counts work that ended seconds ago (a
+    previous batch), which kept --jobs auto at one worker on a machine gone idle (docs/benchmarks.md)."""
+    def busy_idle() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(t) for t in f.readline().split()[1:]]
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+        return sum(ticks) - idle, idle
+
+    try:
+        busy0, idle0 = busy_idle()
+        time.sleep(seconds)
+        busy1, idle1 = busy_idle()
+        total = (busy1 - busy0) + (idle1 - idle0)
+        if total > 0:
+            return (os.cpu_count() or 1) * (idle1 - idle0) / total
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return (os.cpu_count() or 1) - os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows)
+        return float(os.cpu_count() or 1)
 
 
 def _available_gb() -> int | None:
