@@ -146,6 +146,13 @@ def lua_string(s: str | Path) -> str:
     return json.dumps(str(s), ensure_ascii=False)
 
 
+def left_behind(scratch: Path) -> list[Path]:
+    """The files a run left in darktable's temporary folder, but for darktable's own crash reports: the test
+    scripts end darktable with os.exit while its threads still run, and darktable 5.4.1 now and then crashes in
+    that teardown (an empty darktable_bt_*.txt, seen once in CI, after the test's result was written)."""
+    return [p for p in scratch.iterdir() if not (p.name.startswith("darktable_bt_") and p.suffix == ".txt")]
+
+
 def launch_darktable(cfg: Path, dt_env: dict, in_chroot: bool) -> subprocess.CompletedProcess:
     """Run darktable under Xvfb on the config folder until its Lua test script exits (host, or the 5.4 chroot)."""
     cmd = ["xvfb-run", "-a", "darktable", "--configdir", str(cfg), "--library", ":memory:", "-d", "lua"]
@@ -219,7 +226,7 @@ def check_mask(run: dict) -> np.ndarray:
     disc = (x - CENTER[0]) ** 2 + (y - CENTER[1]) ** 2 < RADIUS ** 2
     iou = (mask & disc).sum() / (mask | disc).sum()
     assert iou > 0.85, iou
-    assert list(run["scratch"].iterdir()) == [], "temporary exports were left behind"
+    assert left_behind(run["scratch"]) == [], "temporary exports were left behind"
     index = f"{mask_path.name.split('_dtmask-1_')[0]}.dtmask.json"  # the photo's mask index
     assert sorted(p.name for p in mask_path.parent.iterdir()) == sorted(
         [mask_path.name, mask_path.with_suffix(".json").name, index]), "the mask style was left behind"
@@ -303,7 +310,7 @@ def test_darktable_54_cancel_leaves_nothing_behind(tmp_path, with_model, how):
     history as it was (its export is unchanged)."""
     run = run_darktable(tmp_path, with_model, flip_param=None, in_chroot=True, exposure=2.0, exif=6, raw=True,
                         escape=how == "escape", cancel_at="" if how == "escape" else how.rsplit("-", 1)[1])
-    assert list(run["scratch"].iterdir()) == [], "temporary exports were left behind"
+    assert left_behind(run["scratch"]) == [], "temporary exports were left behind"
     assert not any(run["masks"].rglob("*.*")), list(run["masks"].rglob("*"))
     before = tifffile.imread(run["before"])
     assert np.array_equal(before, tifffile.imread(run["after"])), "the image's history changed"
@@ -434,7 +441,7 @@ def run_named(tmp: Path, with_model: Path, in_chroot: bool, steps: list[tuple[st
     result = (out / "result.txt").read_text()
     assert "ok=true" in result and "=false" not in result, (result, proc.stdout[-3000:])
     assert "LUA ERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
-    assert list(scratch.iterdir()) == [], "temporary exports were left behind"
+    assert left_behind(scratch) == [], "temporary exports were left behind"
     index = {m["name"]: m for m in masks.MaskSet(root / "dtmask", photo.name, 1).current()}
     return {"out": out, "index": index, "folder": root / "dtmask"}
 

@@ -18,8 +18,8 @@ from dtmask.imageio import read_pfm
 from dtmask.luainstall import install
 
 from .dtproxy import HelperProxy
-from .test_darktable_e2e import (CENTER, DT_SID, H, HELPER, RADIUS, W, _sid_ready, launch_darktable, lua_string,
-                                 make_photo)
+from .test_darktable_e2e import (CENTER, DT_SID, H, HELPER, RADIUS, W, _sid_ready, launch_darktable, left_behind,
+                                 lua_string, make_photo)
 
 pytestmark = pytest.mark.darktable
 
@@ -62,7 +62,7 @@ def run_subject(tmp: Path, with_model: Path, in_chroot: bool) -> tuple[dict, lis
     assert "LUA ERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
     report = dict(line.split("=", 1) for line in result.read_text().splitlines())
     assert report["ok"] == "true" and report["result"] == "true", (report, proc.stdout[-3000:])
-    assert list(scratch.iterdir()) == [], "temporary exports were left behind"
+    assert left_behind(scratch) == [], "temporary exports were left behind"
     return report, calls, masks / "dtmask"
 
 
