@@ -550,15 +550,13 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
     coarser than the pixels.
     """
     step = max(1, int(round(radius / MATTE_SAMPLES)))
-    made = mask.copy()  # every tile reads the mask the other stages made, so the order of the tiles is no matter
-    work = _MatteWork(made, guide, step, max(1, int(round(radius / step))), _white(guide), eps, floor)
+    work = _MatteWork(mask, guide, step, max(1, int(round(radius / step))), _white(guide), eps, floor)
     tiles = _band_tiles(mask, MATTE_TILE, radius)
     with ThreadPoolExecutor(max_workers=min(physical_cores(), max(1, len(tiles)))) as pool:  # numpy frees the GIL
-        for box, alpha in zip(tiles, pool.map(work.alpha, tiles)):
-            if alpha is not None:
-                r0, r1, c0, c1 = box
-                region = mask[r0:r1, c0:c1]
-                region[alpha[0]] = alpha[1]
+        alphas = list(pool.map(work.alpha, tiles))  # every tile reads the mask the other stages made
+    for (r0, r1, c0, c1), alpha in zip(tiles, alphas):  # written once all are read: the tiles' order is no matter
+        if alpha is not None:
+            mask[r0:r1, c0:c1][alpha[0]] = alpha[1]
 
 
 @dataclass(frozen=True)
