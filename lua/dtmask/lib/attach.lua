@@ -7,6 +7,7 @@ local dt = require "darktable"
 local util = require "dtmask/lib/util"
 local helper = require "dtmask/lib/helper"
 local export = require "dtmask/lib/export"
+local hooks = require "dtmask/lib/hooks"
 
 local _ = util.gettext
 
@@ -47,6 +48,15 @@ function attach.attach(image, styles)
     error(string.format(_("cannot rename %s"), target.index_next), 0)
   end
   for _, f in ipairs(target.replaces) do os.remove(f) end
+end
+
+--- the helper made the mask (`answer`: its report): check it fits the image's raster, attach it, and make it
+--- the last mask (only once attached: a failed attach leaves no last mask that was discarded)
+function attach.made(image, styles, answer)
+  export.check_raster_size(image, answer.width, answer.height)
+  attach.attach(image, styles)
+  local target = styles.target
+  hooks.last = { mask = target.mask, score = answer.score, name = target.name }
 end
 
 --- the target's prompts options for the helper: save them next to the mask, start from the saved ones to edit

@@ -54,9 +54,7 @@ local function run_pick(run, tag, scratch, opts)
   export.wait(run)
   if not ok then error(result, 0) end
   hooks.stage("picked")
-  export.check_raster_size(image, result.width, result.height)
-  hooks.last = { mask = target.mask, score = result.score, name = target.name }
-  attach.attach(image, styles)
+  attach.made(image, styles, result)
   if util.can_attach() then hooks.stage("attached") end
   attach.tell_where(target.mask, target.name)
 end

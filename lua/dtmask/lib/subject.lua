@@ -35,10 +35,7 @@ function subject.mask(image, tag)
     temp[#temp + 1] = guide
     export.into_place(image, styles.guide, guide, 0)
     if helper.cancelled() then error(_("cancelled"), 0) end
-    local out = helper.call(subject.args(guide, target), scratch)
-    export.check_raster_size(image, out.width, out.height)
-    attach.attach(image, styles)
-    hooks.last = { mask = target.mask, score = out.score, name = target.name }
+    attach.made(image, styles, helper.call(subject.args(guide, target), scratch))
     return target.mask
   end)
   for _, f in ipairs(temp) do os.remove(f) end
