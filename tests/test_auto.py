@@ -21,16 +21,6 @@ def test_point_grid_is_segment_anythings():
     assert auto.point_grid(16, 640, 480).shape == (256, 2)
 
 
-def test_stability_score():
-    logits = np.full((10, 10), -5.0)
-    logits[2:8, 2:8] = 5.0
-    assert auto.stability(logits) == 1.0
-    logits[2:8, 2:8] = 0.5  # inside, but hardly above the threshold: unstable
-    assert auto.stability(logits) == 0.0
-    logits[2:5, 2:8] = 5.0
-    assert auto.stability(logits) == pytest.approx(0.5)
-
-
 def _mask(lowres, score=0.9, stab=0.9):
     return auto.AutoMask(result=None, point=(0, 0), score=score, stability=stab, lowres=lowres,
                          bbox=auto.bbox_of(lowres, 640, 640), area=int(lowres.sum()))

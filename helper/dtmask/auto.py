@@ -36,6 +36,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .cues import stability
 from .geometry import cell_size, lowres_shape
 from .model import Embedding, Model, Prompts, Result, predicted_iou
 from .refine import WHOLE_FRAME, Refinement
@@ -45,7 +46,6 @@ MIN_SCORE = 0.75
 MIN_STABILITY = 0.85
 NMS_IOU = 0.7
 MIN_AREA = 0.0005  # fraction of the image: smaller answers are specks
-STABILITY_OFFSET = 1.0  # logits, as segment-anything
 
 
 @dataclass(eq=False)
@@ -87,12 +87,6 @@ def point_grid(n: int, width: int, height: int) -> np.ndarray:
     side = np.linspace(offset, 1 - offset, n)
     xs, ys = np.meshgrid(side * width, side * height)
     return np.stack([xs.ravel(), ys.ravel()], axis=1)
-
-
-def stability(logits: np.ndarray, offset: float = STABILITY_OFFSET) -> float:
-    """segment-anything's stability score: IoU of the mask at logit +offset and at -offset."""
-    union = int(np.count_nonzero(logits > -offset))
-    return float(np.count_nonzero(logits > offset) / union) if union else 0.0
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import auto
+from .cues import held, sides, stability
 from .errors import DtmaskError, UsageError
 from .geometry import block_mean, cell_size, lowres_shape, to_model_frame
 from .model import Embedding, Model, Prompts, Result
@@ -155,8 +156,7 @@ def cues(proposal: auto.AutoMask, thumb: np.ndarray, sal: np.ndarray) -> dict[st
     m = proposal.lowres
     rows, cols = m.shape
     area = m.mean()
-    top, bottom = m[0].mean(), m[-1].mean()
-    left, right = m[:, 0].mean(), m[:, -1].mean()
+    frame = sides(m)
     ys, xs = np.nonzero(m)
     cy, cx = (ys.mean() + 0.5) / rows - 0.5, (xs.mean() + 0.5) / cols - 0.5
     ring = dilate(m, RING_CELLS) & ~m
@@ -169,7 +169,7 @@ def cues(proposal: auto.AutoMask, thumb: np.ndarray, sal: np.ndarray) -> dict[st
     share = block_mean(m[:r * k, :c * k, None], k)[:, :, 0]  # the mask's share of each map block
     inside = float((sal * share).sum() / max(share.sum(), 1e-6))
     outside = float((sal * (1 - share)).sum() / max((1 - share).sum(), 1e-6))
-    return {"area": float(area), "edges": float(top + left + right), "bottom": float(bottom),
+    return {"area": float(area), "edges": frame["top"] + frame["left"] + frame["right"], "bottom": frame["bottom"],
             "salient": inside - outside, "region": float(proposal.source == "region"),
             "centre": float(math.hypot(cx, cy) / math.hypot(0.5, 0.5)), "contrast": contrast,
             "score": proposal.score, "stability": proposal.stability}
@@ -225,9 +225,9 @@ def grown(model: Model, embedding: Embedding, winner: Candidate, thumb: np.ndarr
         n = int(np.count_nonzero(lowres))
         if (n < max(GROW_FACTOR * np.count_nonzero(part.lowres), np.count_nonzero(best.lowres) + 1)
                 or n >= GROW_AREA * lowres.size or result.score < GROW_SCORE
-                or np.count_nonzero(lowres & part.lowres) < GROW_COVER * np.count_nonzero(part.lowres)):
+                or held(part.lowres, lowres) < GROW_COVER):
             continue
-        whole = auto.AutoMask(result=result, point=point, score=result.score, stability=auto.stability(logits),
+        whole = auto.AutoMask(result=result, point=point, score=result.score, stability=stability(logits),
                               lowres=lowres, bbox=auto.bbox_of(lowres, width, height),
                               area=int(round(n * size * size)), source="grown")
         if whole.stability >= GROW_STABILITY and _whole_of(whole, winner, thumb, sal, weights):
@@ -242,9 +242,9 @@ def _whole_of(whole: auto.AutoMask, winner: Candidate, thumb: np.ndarray, sal: n
     if saliency(c, weights) >= winner.saliency - GROW_DROP:
         return True
     part = winner.proposal
-    held = np.count_nonzero(whole.lowres & part.lowres) >= GROW_HOLD * np.count_nonzero(part.lowres)
+    holds = held(part.lowres, whole.lowres) >= GROW_HOLD
     gain = min(whole.score, 1.0) + whole.stability - min(part.score, 1.0) - part.stability
-    return part.stability < GROW_STABILITY and held and gain >= GROW_GAIN and c["bottom"] < GROW_GROUND
+    return part.stability < GROW_STABILITY and holds and gain >= GROW_GAIN and c["bottom"] < GROW_GROUND
 
 
 SALIENCY_CELLS = 4  # the colour saliency map works on blocks of 4 x 4 decoder cells (a 64 x 64 grid)
@@ -347,7 +347,7 @@ def region_proposals(model: Model, embedding: Embedding, prompts_list: list[Prom
         if n == 0:
             continue
         out.append(auto.AutoMask(result=result, point=prompts.points[0], score=result.score,
-                                 stability=auto.stability(logits), lowres=lowres,
+                                 stability=stability(logits), lowres=lowres,
                                  bbox=auto.bbox_of(lowres, width, height), area=int(round(n * size * size)),
                                  source="region"))
     return out
