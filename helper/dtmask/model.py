@@ -21,13 +21,18 @@ import numpy as np
 
 from . import store
 from .cache import EmbeddingCache, embedding_key
+from .cues import held, sides, stability
 from .engines import FAMILIES, Decoded, Engine
 from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT, LABEL_FOREGROUND,
                            providers_for)
 from .errors import UsageError
-from .geometry import ResizeLongestSide, relative_to_pixels, stroke_points, to_model_frame
+from .geometry import ResizeLongestSide, lowres_shape, relative_to_pixels, stroke_points, to_model_frame
 from .imageio import Image, from_array
 from .refine import WHOLE_FRAME, Patch, Refinement, agrees, area_fraction, crop_logits, refine_mask, zoom_rect
+
+# a lone first click's choice grows to a whole (model._grown; measured in docs/benchmarks.md, "The first click"):
+# this stable, holding this much of the choice, running along at most this fraction of any side of the frame
+FIRST_GROW_STABILITY, FIRST_GROW_HOLD, FIRST_GROW_FRAME = 0.9, 0.8, 0.05
 
 Point = tuple[float, float]
 
@@ -309,8 +314,9 @@ class Model:
     def _first_answer(self, embedding: Embedding, prompts: Prompts, decoded: Decoded, area_penalty: float) -> Decoded:
         """The mask for a lone first click, among the decoder's ambiguity masks (SAM makes a part, a larger part
         and a whole for one click): never the whole frame when another exists, then the highest predicted IoU
-        less ``area_penalty`` times the fraction of the image covered. A click means an object; when a small
-        mask and a large one are predicted nearly as good, the large one is often the background around it.
+        less ``area_penalty`` times the fraction of the image covered. A click means an object; when a small mask
+        and a large one are predicted nearly as good, the large one is often the background around it. That
+        choice is then grown to the whole it is part of (:func:`_grown`).
 
         A single-mask export shows only one of them; when that one is the whole frame, the point given twice
         makes the export answer with its unambiguous mask token instead.
@@ -319,9 +325,13 @@ class Model:
         candidates = decoded.candidates or [decoded]
         if len(candidates) == 1 and area_fraction(decoded.logits, w, h) >= WHOLE_FRAME:
             candidates = [decoded, self._run(embedding, replace(prompts, points=prompts.points * 2), None)]
+        rows, cols = lowres_shape(w, h, decoded.logits.shape[0])
+        logits = {id(c): c.logits[:rows, :cols] for c in candidates}
         areas = {id(c): area_fraction(c.logits, w, h) for c in candidates}
         objects = [c for c in candidates if areas[id(c)] < WHOLE_FRAME] or candidates
-        return max(objects, key=lambda c: c.score - area_penalty * areas[id(c)])
+        first = max(objects, key=lambda c: c.score - area_penalty * areas[id(c)])
+        wholes = [c for c in objects if stability(logits[id(c)]) >= FIRST_GROW_STABILITY]
+        return _grown(first, wholes, {i: m > 0 for i, m in logits.items()})
 
     @staticmethod
     def _prior(result: Result, rect: tuple[int, int, int, int]) -> Result | None:
@@ -346,6 +356,21 @@ class Model:
         crop = self.encode(Image(embedding.image.pixels[y0:y1, x0:x1]), use_cache=embedding.use_cache)
         self._zoom_memo = (embedding.image.pixels, rect, crop)
         return crop
+
+
+def _grown(first: Decoded, wholes: list[Decoded], masks: dict[int, np.ndarray]) -> Decoded:
+    """The largest of ``wholes`` that holds ``FIRST_GROW_HOLD`` of the first choice and keeps clear of the frame's
+    sides (``FIRST_GROW_FRAME``), or the choice itself. The decoder's masks for one click are nested, from a part
+    to the whole; on a textured object (fur, hair) the part it predicts best is often a small patch of the texture,
+    while the stable whole inside the frame is the object. A whole that reaches the frame is the background."""
+    part = masks[id(first)]
+    best, size = first, np.count_nonzero(part)
+    for c in wholes:
+        m = masks[id(c)]
+        n = np.count_nonzero(m)
+        if n > size and held(part, m) >= FIRST_GROW_HOLD and max(sides(m).values()) <= FIRST_GROW_FRAME:
+            best, size = c, n
+    return best
 
 
 def _lone_click(prompts: Prompts) -> bool:
