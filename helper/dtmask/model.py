@@ -25,7 +25,7 @@ from .engines import FAMILIES, Decoded, Engine
 from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT, LABEL_FOREGROUND,
                            providers_for)
 from .errors import UsageError
-from .geometry import ResizeLongestSide, relative_to_pixels, stroke_points, to_model_frame
+from .geometry import ResizeLongestSide, relative_to_pixels, stroke_points
 from .imageio import Image, from_array
 from .refine import WHOLE_FRAME, Patch, Refinement, agrees, area_fraction, crop_logits, refine_mask, zoom_rect
 
@@ -231,18 +231,29 @@ class Model:
         """Encode an image (an :class:`Image` or an (H, W[, C]) array); reuses a cached embedding when it can."""
         if not isinstance(image, Image):
             image = from_array(image)
-        key = embedding_key(image.digest, self.entry.sha256) if use_cache else None
+        key = self._cache_key(image) if use_cache else None
         if key:
             features = self.cache.get(key)
             if features is not None:
                 return Embedding(features=features, image=image, cached=True)
         start = time.perf_counter()
-        tensor = self.engine.normalise(to_model_frame(image.pixels, image.white))
+        tensor = self.engine.normalise(image.model_frame)
         features = self.engine.encode(tensor)
         seconds = time.perf_counter() - start
         if key:
             self.cache.put(key, features)
         return Embedding(features=features, image=image, seconds=seconds, use_cache=use_cache)
+
+    def will_encode(self, image: Image, use_cache: bool = True) -> bool:
+        """Whether :meth:`encode` will run the encoder for this image (no cached embedding to use)."""
+        return not use_cache or not self.cache.holds(self._cache_key(image))
+
+    def open_encoder(self) -> None:
+        """Open the encoder's session now (it opens on the first encode otherwise), to overlap it with other work."""
+        self.engine.open_encoder()
+
+    def _cache_key(self, image: Image) -> str:
+        return embedding_key(image.digest, self.entry.sha256)
 
     def decode(self, embedding: Embedding, prompts: Prompts, previous: Result | None = None,
                refine: Refinement | None = None) -> Result:
