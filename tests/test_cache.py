@@ -66,23 +66,3 @@ def test_digest_sees_every_part_of_the_pixels():
         seen.add(pixels_digest(b))
     assert len(seen) == 4
     assert pixels_digest(a) == pixels_digest(a.copy())
-
-
-def test_a_cache_miss_prepares_the_encoder_while_reading_and_a_hit_does_not(with_model, tmp_path):
-    """On a miss the encoder's picture and session are made before the encode (overlapping the read and load);
-    on a hit neither is made: a cached run must not pay for the encoder."""
-    import tifffile
-
-    from dtmask.geometry import to_model_frame
-    from dtmask.jobs.files import read_while_loading
-
-    photo = tmp_path / "photo.tif"
-    rng = np.random.default_rng(3)
-    tifffile.imwrite(photo, rng.integers(0, 65535, (300, 450, 3), dtype=np.uint16), photometric="rgb")
-    image, model = read_while_loading(str(photo), None, None, "cpu", True)
-    assert "model_frame" in vars(image) and model.engine._encoder is not None
-    assert np.array_equal(image.model_frame, to_model_frame(image.pixels, image.white))
-    assert not model.encode(image).cached
-    image, model = read_while_loading(str(photo), None, None, "cpu", True)
-    assert "model_frame" not in vars(image) and model.engine._encoder is None
-    assert model.encode(image).cached

@@ -76,10 +76,6 @@ class EmbeddingCache:
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.npz"
 
-    def holds(self, key: str) -> bool:
-        """Whether an entry is stored under ``key`` (:meth:`get` still checks that it is whole and really key's)."""
-        return self._path(key).is_file()
-
     def get(self, key: str) -> dict[str, np.ndarray] | None:
         """The arrays stored under ``key``, or None when missing, damaged, or holding another key's entry
         (a file renamed or copied over: the name alone is not trusted)."""

@@ -231,7 +231,7 @@ class Model:
         """Encode an image (an :class:`Image` or an (H, W[, C]) array); reuses a cached embedding when it can."""
         if not isinstance(image, Image):
             image = from_array(image)
-        key = self._cache_key(image) if use_cache else None
+        key = embedding_key(image.digest, self.entry.sha256) if use_cache else None
         if key:
             features = self.cache.get(key)
             if features is not None:
@@ -243,17 +243,6 @@ class Model:
         if key:
             self.cache.put(key, features)
         return Embedding(features=features, image=image, seconds=seconds, use_cache=use_cache)
-
-    def will_encode(self, image: Image, use_cache: bool = True) -> bool:
-        """Whether :meth:`encode` will run the encoder for this image (no cached embedding to use)."""
-        return not use_cache or not self.cache.holds(self._cache_key(image))
-
-    def open_encoder(self) -> None:
-        """Open the encoder's session now (it opens on the first encode otherwise), to overlap it with other work."""
-        self.engine.open_encoder()
-
-    def _cache_key(self, image: Image) -> str:
-        return embedding_key(image.digest, self.entry.sha256)
 
     def decode(self, embedding: Embedding, prompts: Prompts, previous: Result | None = None,
                refine: Refinement | None = None) -> Result:

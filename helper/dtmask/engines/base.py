@@ -207,15 +207,11 @@ class Engine:
 
     @property
     def encoder(self):
-        self.open_encoder()
-        return self._encoder
-
-    def open_encoder(self) -> None:
-        """Open the encoder's session unless it is open."""
         if self._encoder is None:
             session = open_session(self.encoder_path, self.providers, self.identities.get("encoder", ""))
             check_io(session, self.family, *self.encoder_io, "encoder")
             self._encoder = session
+        return self._encoder
 
     def normalise(self, rgb: np.ndarray) -> np.ndarray:
         """(h, w, 3) float32 0..255 model-frame image -> the encoder's (1, 3, 1024, 1024) input."""

@@ -79,12 +79,10 @@ def check_prompts_output(path: str | None, mask: str, reading: Sequence[str]) ->
 def read_while_loading(path: str, model: Model | None, model_id: str | None, device: str, hash_pixels: bool,
                        check: Callable[[Image], None] = lambda image: None) -> tuple[Image, Model]:
     """Read the image (hash its pixels for the embedding cache, then ``check`` it) in a thread while the model
-    loads; then, when the embedding is not cached, make the encoder's picture in the thread while the encoder's
-    session opens.
+    loads.
 
-    Reading, hashing and resizing spend their time in calls that release the GIL (the file read, sha1, numpy),
-    session loading holds it: the two overlap. The image's errors and ``check``'s come first, as when reading
-    went first.
+    Reading and hashing spend their time in calls that release the GIL (the file read, sha1), session loading
+    holds it: the two overlap. The image's errors and ``check``'s come first, as when reading went first.
     """
     def read() -> Image:
         image = read_image(path)
@@ -102,9 +100,4 @@ def read_while_loading(path: str, model: Model | None, model_id: str | None, dev
         except BaseException:
             reading.result()  # a bad image or bad prompts are the first thing to say
             raise
-        image = reading.result()
-        if model.will_encode(image, hash_pixels):
-            framing = pool.submit(lambda: image.model_frame)
-            model.open_encoder()
-            framing.result()
-        return image, model
+        return reading.result(), model
