@@ -22,7 +22,7 @@ import numpy as np
 
 from . import interrupts
 from .errors import DtmaskError, UsageError, first_line
-from .geometry import STRIP_ROWS
+from .geometry import STRIP_ROWS, to_model_frame
 
 PLANAR_SEPARATE = 2  # TIFF PlanarConfiguration: each sample in its own plane
 JPEG_COMPRESSIONS = (6, 7)  # TIFF Compression: old-style and new-style JPEG
@@ -50,6 +50,11 @@ class Image:
         from .cache import pixels_digest
 
         return pixels_digest(self.pixels)
+
+    @cached_property
+    def model_frame(self) -> np.ndarray:
+        """The encoder's picture (:func:`geometry.to_model_frame`): made once, and early where that overlaps work."""
+        return to_model_frame(self.pixels, self.white)
 
     @property
     def white(self) -> float:

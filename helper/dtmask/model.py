@@ -26,7 +26,7 @@ from .engines import FAMILIES, Decoded, Engine
 from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT, LABEL_FOREGROUND,
                            providers_for)
 from .errors import UsageError
-from .geometry import ResizeLongestSide, lowres_shape, relative_to_pixels, stroke_points, to_model_frame
+from .geometry import ResizeLongestSide, lowres_shape, relative_to_pixels, stroke_points
 from .imageio import Image, from_array
 from .refine import WHOLE_FRAME, Patch, Refinement, agrees, area_fraction, crop_logits, refine_mask, zoom_rect
 
@@ -242,7 +242,7 @@ class Model:
             if features is not None:
                 return Embedding(features=features, image=image, cached=True)
         start = time.perf_counter()
-        tensor = self.engine.normalise(to_model_frame(image.pixels, image.white))
+        tensor = self.engine.normalise(image.model_frame)
         features = self.engine.encode(tensor)
         seconds = time.perf_counter() - start
         if key:

@@ -581,10 +581,10 @@ class _MatteWork:
         xs = _sample_centres(max(0, c0 - margin), min(width, c1 + margin), step)
         y_lo, x_lo = int(round(ys[0] - (step - 1) / 2)), int(round(xs[0] - (step - 1) / 2))
         local = guide[y_lo:y_lo + len(ys) * step, x_lo:x_lo + len(xs) * step].astype(np.float32) / white
-        stack = np.concatenate([local, (local * local).sum(axis=2, keepdims=True),
-                                mask[y_lo:y_lo + local.shape[0], x_lo:x_lo + local.shape[1], None]], axis=2)
-        small = _block_mean(stack, ys - y_lo, xs - x_lo, step)  # colour, squared norm, mask per sample
-        p = small[..., -1]
+        colour, square = (_block_mean(a, ys - y_lo, xs - x_lo, step) for a in (local, local * local))
+        p = _block_mean(mask[y_lo:y_lo + local.shape[0], x_lo:x_lo + local.shape[1], None], ys - y_lo, xs - x_lo,
+                        step)[..., 0]
+        small = np.concatenate([colour, square.sum(axis=2, keepdims=True)], axis=2)  # colour, squared norm
         near = _box_mean(((p > 0) & (p < 1)).astype(np.float32), r) > 0  # the band, on the working grid
         rows, cols = np.arange(r0, r1), np.arange(c0, c1)
         nearest = (np.clip(np.round((rows - ys[0]) / step).astype(np.intp), 0, len(ys) - 1)[:, None],
@@ -592,7 +592,7 @@ class _MatteWork:
         band = near[nearest]
         if not band.any():
             return None
-        colours = _known_colours(small[..., :-1], p, near, 2 * r)
+        colours = _known_colours(small, p, near, 2 * r)
         colours = bilinear(colours, (rows - ys[0]) / step, (cols - xs[0]) / step)[band]
         c = guide.shape[2]
         fore, back, spread = colours[:, :c], colours[:, c:2 * c], colours[:, 2 * c:]
@@ -619,7 +619,8 @@ def _known_colours(small: np.ndarray, p: np.ndarray, band: np.ndarray, k: int) -
     weights = sums[..., -2:]
     fore = sums[..., :c + 1] / np.maximum(weights[..., :1], 1e-6)
     back = sums[..., c + 1:2 * c + 2] / np.maximum(weights[..., 1:], 1e-6)
-    spread = np.stack([np.maximum(m[..., c] - (m[..., :c] ** 2).sum(axis=-1), 0) for m in (fore, back)], axis=-1)
+    spread = np.stack([np.maximum(m[..., c] - np.einsum("hwc,hwc->hw", m[..., :c], m[..., :c]), 0)
+                       for m in (fore, back)], axis=-1)
     spread = np.where((weights > 0).all(axis=-1, keepdims=True), spread, 1e6)
     return np.concatenate([fore[..., :c], back[..., :c], spread], axis=-1)
 

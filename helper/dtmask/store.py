@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -327,6 +326,8 @@ def _download(url: str, folder: Path, progress: Progress | None) -> Path:
     name = url.rstrip("/").rsplit("/", 1)[-1] or "model"
     target = folder / name
     try:
+        import urllib.request  # only an install from a URL needs it (and its 30 ms of imports)
+
         with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
             done = 0

@@ -44,7 +44,7 @@ import numpy as np
 from . import auto
 from .cues import held, sides, stability
 from .errors import DtmaskError, UsageError
-from .geometry import block_mean, cell_size, lowres_shape, to_model_frame
+from .geometry import block_mean, cell_size, lowres_shape
 from .model import Embedding, Model, Prompts, Result
 from .refine import Refinement
 
@@ -110,9 +110,8 @@ class Subject:
 
 def thumbnail(embedding: Embedding, rows: int, cols: int) -> np.ndarray:
     """The photo on the decoder grid: float32 (rows, cols, 3) in 0..1, one sample per decoder cell."""
-    image = embedding.image
-    small = to_model_frame(image.pixels, image.white, target=max(rows, cols) * 4) / 255.0
-    # area-average 4 x 4 blocks down to the grid (the model frame at 4x keeps the letterbox geometry exact)
+    small = embedding.image.model_frame / 255.0  # made once: the encoder's picture when it was not cached
+    # area-average 4 x 4 blocks down to the grid (the model frame is 4 pixels a cell: the letterbox geometry is exact)
     h, w = small.shape[:2]
     pad = np.zeros((rows * 4, cols * 4, 3), np.float32)
     pad[:min(h, rows * 4), :min(w, cols * 4)] = small[:rows * 4, :cols * 4]

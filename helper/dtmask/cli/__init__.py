@@ -5,6 +5,7 @@ Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 cancelled.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 
@@ -12,15 +13,24 @@ import click
 
 from .. import interrupts
 from ..errors import EXIT_CANCELLED, EXIT_RUNTIME, EXIT_USAGE, DtmaskError
-from .batch import batch
-from .bench import bench
-from .lua import lua
-from .models import models
-from .pick import pick
-from .segment import segment
+
+COMMANDS = ("segment", "pick", "batch", "models", "bench", "lua")  # each the command of the module of its name
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class LazyGroup(click.Group):
+    """Subcommands imported when they are asked for: a ``segment`` does not wait for the picker, batch and bench
+    code to import (Lua starts one process per mask)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS and name not in self.commands:
+            self.add_command(getattr(importlib.import_module(f".{name}", __package__), name))
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="dtmask", prog_name="dtmask")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on failure.")
 def cli(debug):
@@ -35,9 +45,6 @@ def cli(debug):
     Exit codes: 0 done, 1 runtime failure, 2 usage error, 3 cancelled.
     """
 
-
-for command in (segment, pick, batch, models, bench, lua):
-    cli.add_command(command)
 
 
 def _fail(message: str, code: int) -> None:
