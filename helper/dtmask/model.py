@@ -31,8 +31,9 @@ from .imageio import Image, from_array
 from .refine import WHOLE_FRAME, Patch, Refinement, agrees, area_fraction, crop_logits, refine_mask, zoom_rect
 
 # a lone first click's choice grows to a whole (model._grown; measured in docs/benchmarks.md, "The first click"):
-# this stable, holding this much of the choice, running along at most this fraction of any side of the frame
-FIRST_GROW_STABILITY, FIRST_GROW_HOLD, FIRST_GROW_FRAME = 0.9, 0.8, 0.05
+# this stable, covering at most this fraction of the image, holding this much of the choice, running along at
+# most this fraction of any side of the frame
+FIRST_GROW_STABILITY, FIRST_GROW_AREA, FIRST_GROW_HOLD, FIRST_GROW_FRAME = 0.9, 0.3, 0.8, 0.05
 
 Point = tuple[float, float]
 
@@ -330,7 +331,8 @@ class Model:
         areas = {id(c): area_fraction(c.logits, w, h) for c in candidates}
         objects = [c for c in candidates if areas[id(c)] < WHOLE_FRAME] or candidates
         first = max(objects, key=lambda c: c.score - area_penalty * areas[id(c)])
-        wholes = [c for c in objects if stability(logits[id(c)]) >= FIRST_GROW_STABILITY]
+        wholes = [c for c in objects
+                  if areas[id(c)] <= FIRST_GROW_AREA and stability(logits[id(c)]) >= FIRST_GROW_STABILITY]
         return _grown(first, wholes, {i: m > 0 for i, m in logits.items()})
 
     @staticmethod
@@ -362,7 +364,9 @@ def _grown(first: Decoded, wholes: list[Decoded], masks: dict[int, np.ndarray]) 
     """The largest of ``wholes`` that holds ``FIRST_GROW_HOLD`` of the first choice and keeps clear of the frame's
     sides (``FIRST_GROW_FRAME``), or the choice itself. The decoder's masks for one click are nested, from a part
     to the whole; on a textured object (fur, hair) the part it predicts best is often a small patch of the texture,
-    while the stable whole inside the frame is the object. A whole that reaches the frame is the background."""
+    while the stable whole inside the frame is the object. A whole that reaches the frame is the background; one
+    over ``FIRST_GROW_AREA`` of the image is more than a click on a part asked for (a cup and its saucer for a
+    click on the coffee)."""
     part = masks[id(first)]
     best, size = first, np.count_nonzero(part)
     for c in wholes:
