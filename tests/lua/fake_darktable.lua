@@ -20,9 +20,33 @@ function fake.register_event(name, kind, fn, label)
   fake.registered.events[#fake.registered.events + 1] = { name = name, kind = kind, fn = fn, label = label }
 end
 function fake.destroy_event(name, kind) fake.registered.destroyed = name .. "/" .. kind end
-function fake.register_lib(name, label) fake.registered.libs[#fake.registered.libs + 1] = label end
+function fake.register_lib(name, label, expandable, resettable, views, widget)
+  fake.registered.libs[#fake.registered.libs + 1] = label
+  fake.registered.widgets = widget
+end
+
+--- a combobox as darktable's (src/lua/widget/combobox.c): [k] = nil removes entry k and shifts the rest down,
+--- an index past the end + 1 is an error
+local function combobox(props)
+  local entries = {}
+  for i, v in ipairs(props) do entries[i] = v end
+  for i = #props, 1, -1 do props[i] = nil end
+  return setmetatable(props, {
+    __len = function() return #entries end,
+    __index = function(_, k) return entries[k] end,
+    __newindex = function(t, k, v)
+      if math.type(k) ~= "integer" then rawset(t, k, v) return end
+      if k < 1 or k > #entries + (v == nil and 0 or 1) then error("Invalid index for combobox") end
+      if v == nil then table.remove(entries, k) else entries[k] = v end
+    end,
+  })
+end
+
 function fake.new_widget(kind)
-  return function(props) props.kind = kind return props end
+  return function(props)
+    props.kind = kind
+    return kind == "combobox" and combobox(props) or props
+  end
 end
 fake.gui = {
   views = { darkroom = { id = "darkroom" }, lighttable = { id = "lighttable" } },

@@ -14,6 +14,7 @@ local pick = require "dtmask/lib/pick"
 local subject = require "dtmask/lib/subject"
 local masks = require "dtmask/lib/masks"
 local panel = require "dtmask/lib/panel"
+local export = require "dtmask/lib/export"
 
 local passed, failed = 0, 0
 local function test(name, fn)
@@ -144,6 +145,15 @@ test("the mask folder: preference, else dtmask/ below darktable's raster mask fo
   rc:write("other=1\nplugins/darkroom/segments/def_path=/root of masks\n")
   rc:close()
   eq(util.mask_folder(), "/root of masks/dtmask")
+  rc = io.open(dt.configuration.config_dir .. "/darktablerc", "w")
+  rc:write("other=1\n")
+  rc:close()
+  local printed = #dt.printed
+  eq(util.mask_folder(), util.join(util.join(util.home(), "Pictures"), "darktable masks") .. "/dtmask")
+  eq(util.mask_folder(), util.join(util.join(util.home(), "Pictures"), "darktable masks") .. "/dtmask")
+  eq(#dt.printed, printed + 1)  -- said once a session
+  assert(dt.printed[#dt.printed]:find("preferences > processing", 1, true), dt.printed[#dt.printed])
+  for key in pairs(dt.prefs) do assert(not key:find("^darktable/"), key) end  -- a script cannot set it
 end)
 
 test("helper failures come back as the helper's own line", function()
@@ -275,6 +285,62 @@ test("subject masks for selected images: every image tried, a failure named and 
   eq(table.concat(ran, ","), "1,2,3")
   local last = dt.printed[#dt.printed]
   assert(last:find("dtmask: subject masks: 2 of 3 images done, 1 failed: IMG_2.CR3 (no subject)", 1, true), last)
+end)
+
+--- the first widget of this kind (and label, if given) in the panel registered with darktable
+local function panel_widget(kind, label, w)
+  w = w or dt.registered.widgets
+  if type(w) ~= "table" then return nil end
+  if w.kind == kind and (label == nil or w.label == label) then return w end
+  for _, child in ipairs(w) do
+    local found = panel_widget(kind, label, child)
+    if found then return found end
+  end
+end
+
+test("the panel's mask list follows the darkroom's image, also when it shrinks", function()
+  local answer = ""
+  dt.control.execute = function(cmd)
+    local f = io.open(cmd:match("> '([^']+)' 2>"), "w")
+    f:write(answer)
+    f:close()
+    return 0
+  end
+  local loaded
+  for _, e in ipairs(dt.registered.events) do
+    if e.kind == "darkroom-image-loaded" then loaded = e.fn end
+  end
+  local list = panel_widget("combobox", "masks")
+  local function shown()
+    local names = {}
+    for i = 1, #list do names[i] = list[i] end
+    return table.concat(names, "|")
+  end
+  local function answer_masks(...)
+    local items = {}
+    for i, name in ipairs({ ... }) do
+      items[i] = string.format('{["name"]="%s", ["mask"]="/m/%d.pfm", ["prompts"]="/m/%d.json", ["instance"]=%d}',
+        name, i, i, i - 1)
+    end
+    answer = 'return {["masks"]={' .. table.concat(items, ", ") .. '}, ["next"]="dtmask ' .. (#items + 1) .. '"}'
+  end
+  answer_masks("sky", "tree", "dog", "cat")
+  loaded("darkroom-image-loaded", true, { id = 7, filename = "a.nef" })
+  eq(shown(), "|sky|tree|dog|cat")
+  answer_masks("sky")
+  loaded("darkroom-image-loaded", true, { id = 8, filename = "b.nef" })
+  eq(shown(), "|sky")
+  eq(panel_widget("entry").placeholder, "dtmask 2")
+end)
+
+test("a history style darktable could not create is no style (create answers with its description)", function()
+  local created
+  dt.styles = { create = function(image, name, description) created = name return description end }
+  local temp = {}
+  eq(export.history_file({ id = 3 }, "t1", temp), nil)
+  eq(created, "dtmask_history_t1")
+  eq(#temp, 0)
+  dt.styles = nil
 end)
 
 test("an image's masks: listed and removed through the helper, the switch-off style cleaned up", function()

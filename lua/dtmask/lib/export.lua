@@ -39,7 +39,8 @@ end
 function export.history_file(image, tag, temp)
   local name = "dtmask_history_" .. tag
   local style = dt.styles.create(image, name, "dtmask: temporary")
-  if not style then return nil end
+  -- darktable answers a failed create with its own last argument, the description: no style
+  if type(style) ~= "userdata" then return nil end
   local path = nil
   if #style > 0 then
     style:export(dt.configuration.tmp_dir, true)

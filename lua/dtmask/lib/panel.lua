@@ -83,7 +83,8 @@ local function show_masks(image)
   if not ok then return end
   local names = { "" }
   for _, m in ipairs(found.masks) do names[#names + 1] = m.name end
-  for i = 1, math.max(#ui.masks, #names) do ui.masks[i] = names[i] end
+  for i, name in ipairs(names) do ui.masks[i] = name end
+  for i = #ui.masks, #names + 1, -1 do ui.masks[i] = nil end  -- nil removes an entry and shifts the rest: from the end
   ui.name.placeholder = found.next
 end
 

@@ -133,17 +133,19 @@ function util.darktable_pref(key)
   return ""
 end
 
---- where masks go: the preference, else <raster mask root>/dtmask; the root gets a default when empty
+local told_folder = false
+
+--- where masks go: the preference, else <raster mask root>/dtmask, else a default folder (and, once a session,
+--- how to set the root: a script cannot, dt.preferences.write("darktable", ...) writes "lua/darktable/...")
 function util.mask_folder()
   local chosen = util.pref("mask_folder", "string")
   if chosen and chosen ~= "" then return chosen end
   local root = util.darktable_pref("plugins/darkroom/segments/def_path")
   if root == nil or root == "" then
     root = util.join(util.join(util.home(), "Pictures"), "darktable masks")
-    -- only APIs with get_keys write darktable's own keys; older ones would write "lua/darktable/..."
-    if has_get_keys() and pcall(dt.preferences.write, "darktable", "plugins/darkroom/segments/def_path", "string",
-        root) then
-      dt.print(string.format(_("dtmask: the raster mask folder was not set; using %s"), root))
+    if not told_folder then
+      told_folder = true
+      dt.print(string.format(_("dtmask: no raster mask folder is set (preferences > processing); using %s"), root))
     end
   end
   return util.join(root, "dtmask")
