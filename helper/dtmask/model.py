@@ -28,7 +28,8 @@ from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_T
 from .errors import UsageError
 from .geometry import ResizeLongestSide, lowres_shape, relative_to_pixels, stroke_points
 from .imageio import Image, from_array
-from .refine import WHOLE_FRAME, Patch, Refinement, agrees, area_fraction, crop_logits, refine_mask, zoom_rect
+from .refine import (WHOLE_FRAME, Patch, Refinement, agrees, area_fraction, crop_logits, joined_to, refine_mask,
+                     zoom_rect)
 
 # a lone first click's choice grows to a whole (model._grown; measured in docs/benchmarks.md, "The first click"):
 # this stable, covering at most this fraction of the image, holding this much of the choice, running along at
@@ -361,7 +362,8 @@ class Model:
 
 
 def _grown(first: Decoded, wholes: list[Decoded], masks: dict[int, np.ndarray]) -> Decoded:
-    """The largest of ``wholes`` that holds ``FIRST_GROW_HOLD`` of the first choice and keeps clear of the frame's
+    """The largest of ``wholes`` that holds ``FIRST_GROW_HOLD`` of the first choice, lies that much in the piece
+    joined to it (a mask of the clicked object and another apart is no whole of it) and keeps clear of the frame's
     sides (``FIRST_GROW_FRAME``), or the choice itself. The decoder's masks for one click are nested, from a part
     to the whole; on a textured object (fur, hair) the part it predicts best is often a small patch of the texture,
     while the stable whole inside the frame is the object. A whole that reaches the frame is the background; one
@@ -372,7 +374,8 @@ def _grown(first: Decoded, wholes: list[Decoded], masks: dict[int, np.ndarray]) 
     for c in wholes:
         m = masks[id(c)]
         n = np.count_nonzero(m)
-        if n > size and held(part, m) >= FIRST_GROW_HOLD and max(sides(m).values()) <= FIRST_GROW_FRAME:
+        one = held(m, joined_to(m, part)) >= FIRST_GROW_HOLD  # mostly one object, not the clicked one and another
+        if n > size and one and held(part, m) >= FIRST_GROW_HOLD and max(sides(m).values()) <= FIRST_GROW_FRAME:
             best, size = c, n
     return best
 

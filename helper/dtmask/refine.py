@@ -488,6 +488,17 @@ def _union_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: i
             parent = grand
 
 
+def joined_to(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The 8-connected parts of a bool mask that touch ``seeds`` (a bool array of the same shape)."""
+    runs = _Runs.of(mask)
+    counts = np.zeros((mask.shape[0], mask.shape[1] + 1), np.int64)
+    np.cumsum(seeds, axis=1, out=counts[:, 1:])
+    touching = counts[runs.rows, runs.ends] > counts[runs.rows, runs.starts]
+    out = np.zeros(mask.shape, np.float32)
+    runs.paint(out, np.unique(runs.labels[touching]), 1.0)
+    return out > 0
+
+
 def clean_components(mask: np.ndarray, points: Sequence[Point] = (), negatives: Sequence[Point] = (),
                      options: Refinement = Refinement()) -> None:
     """In place: keep the parts under positive clicks, then fill small holes no negative click marked.
