@@ -450,7 +450,7 @@ class _Runs:
         edge = (self.rows == 0) | (self.rows == height - 1) | (self.starts == 0) | (self.ends == self.width)
         return np.unique(self.labels[edge])
 
-    def paint(self, target: np.ndarray, labels: np.ndarray, value: float) -> None:
+    def paint(self, target: np.ndarray, labels: np.ndarray, value: float | bool) -> None:
         """Set the pixels of the given components to ``value``."""
         sel = np.isin(self.labels, labels)
         rows, starts, lengths = self.rows[sel], self.starts[sel], (self.ends - self.starts)[sel]
@@ -494,9 +494,9 @@ def joined_to(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     counts = np.zeros((mask.shape[0], mask.shape[1] + 1), np.int64)
     np.cumsum(seeds, axis=1, out=counts[:, 1:])
     touching = counts[runs.rows, runs.ends] > counts[runs.rows, runs.starts]
-    out = np.zeros(mask.shape, np.float32)
-    runs.paint(out, np.unique(runs.labels[touching]), 1.0)
-    return out > 0
+    out = np.zeros(mask.shape, bool)
+    runs.paint(out, np.unique(runs.labels[touching]), True)
+    return out
 
 
 def clean_components(mask: np.ndarray, points: Sequence[Point] = (), negatives: Sequence[Point] = (),
