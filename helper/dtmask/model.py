@@ -374,8 +374,8 @@ def _grown(first: Decoded, wholes: list[Decoded], masks: dict[int, np.ndarray]) 
     for c in wholes:
         m = masks[id(c)]
         n = np.count_nonzero(m)
-        one = held(m, joined_to(m, part)) >= FIRST_GROW_HOLD  # mostly one object, not the clicked one and another
-        if n > size and one and held(part, m) >= FIRST_GROW_HOLD and max(sides(m).values()) <= FIRST_GROW_FRAME:
+        if (n > size and held(part, m) >= FIRST_GROW_HOLD and max(sides(m).values()) <= FIRST_GROW_FRAME
+                and held(m, joined_to(m, part)) >= FIRST_GROW_HOLD):  # one object, not the clicked one and another
             best, size = c, n
     return best
 
