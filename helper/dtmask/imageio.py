@@ -53,7 +53,8 @@ class Image:
 
     @cached_property
     def model_frame(self) -> np.ndarray:
-        """The encoder's picture (:func:`geometry.to_model_frame`): made once, and early where that overlaps work."""
+        """The encoder's picture (:func:`geometry.to_model_frame`): made once for the encoder and the subject's
+        thumbnail, which both need it for an uncached photo."""
         return to_model_frame(self.pixels, self.white)
 
     @property
