@@ -618,7 +618,7 @@ class _MatteWork:
         d = fore - back
         d2 = np.einsum("nc,nc->n", d, d)
         unmixed = np.einsum("nc,nc->n", pixels[:, :c] - back, d) / np.maximum(d2, 1e-12)  # see _above_noise
-        trust = d2 / (d2 + spread.sum(axis=1) + self.eps)
+        trust = np.where(d2 > 1e-8, d2 / (d2 + spread.sum(axis=1) + self.eps), 0)  # below: rounding, no colour
         inside = before > 0.5
         unmixed = _supported(_above_noise(unmixed, inside, spread / c, d2, floor), inside, band)
         after = trust * unmixed + (1 - trust) * before
