@@ -602,26 +602,36 @@ class _MatteWork:
         pixels, before = small[band], hard[band]
         alpha = before.astype(np.float32)
         for k in range(MATTE_PASSES):
-            alpha = self._pass(alpha, pixels, before, windows, band, self.floor if k == MATTE_PASSES - 1 else 0.0)
+            # what the passes after read, and the last pass the paths of opacity that join a tile pixel to the object
+            reach = (MATTE_PASSES - 1 - k) * (MATTE_WINDOW + MATTE_STEP + 1) + self.radius
+            part = np.zeros_like(band)
+            zone = (slice(max(0, tile[0].start - reach), tile[0].stop + reach),
+                    slice(max(0, tile[1].start - reach), tile[1].stop + reach))
+            part[zone] = band[zone]
+            sel = part[band]
+            alpha[sel] = self._pass(alpha, pixels, before, windows, part, sel,
+                                    self.floor if k == MATTE_PASSES - 1 else 0.0)
         full = hard.astype(np.float32)
         full[band] = alpha
         full[~joined_to(full > 0, hard > 0.5)] = 0  # specks: opacity no path of opacity joins to the object
         return band[tile], full[tile][band[tile]]
 
     def _pass(self, alpha: np.ndarray, pixels: np.ndarray, before: np.ndarray, windows: "_Windows",
-              band: np.ndarray, floor: float) -> np.ndarray:
-        """The band's new alpha from F and B estimated with the last ``alpha`` (all three over the band's pixels;
-        ``pixels`` holds their colours and squared norms, ``before`` the 0/1 mask there)."""
+              part: np.ndarray, sel: np.ndarray, floor: float) -> np.ndarray:
+        """The new alpha of the band pixels ``sel`` picks (``part`` marks them on the tile), from F and B
+        estimated with the last ``alpha``: all arrays over the band's pixels (``pixels`` their colours and squared
+        norms, ``before`` the 0/1 mask)."""
         c = pixels.shape[1] - 1
-        colours = windows.colours(pixels, alpha)
+        colours = windows.colours(pixels, alpha, sel)
         fore, back, spread = colours[:, :c], colours[:, c:2 * c], colours[:, 2 * c:]
         d = fore - back
         d2 = np.einsum("nc,nc->n", d, d)
-        unmixed = np.einsum("nc,nc->n", pixels[:, :c] - back, d) / np.maximum(d2, 1e-12)  # see _above_noise
+        unmixed = np.einsum("nc,nc->n", pixels[sel, :c] - back, d) / np.maximum(d2, 1e-12)  # see _above_noise
         trust = np.where(d2 > 1e-8, d2 / (d2 + spread.sum(axis=1) + self.eps), 0)  # below: rounding, no colour
-        inside = before > 0.5
-        unmixed = _supported(_above_noise(unmixed, inside, spread / c, d2, floor), inside, band)
-        after = trust * unmixed + (1 - trust) * before
+        hard = before[sel]
+        inside = hard > 0.5
+        unmixed = _supported(_above_noise(unmixed, inside, spread / c, d2, floor), inside, part)
+        after = trust * unmixed + (1 - trust) * hard
         return np.where(inside, np.maximum(after, HELD_IN), np.minimum(after, 0.5)).astype(np.float32)
 
 
@@ -632,6 +642,7 @@ class _Windows:
 
     shape: tuple[int, int]  # cells
     band_cells: np.ndarray  # the cell of each band pixel
+    band_groups: tuple[np.ndarray, np.ndarray, np.ndarray]  # the band pixels by cell (_groups)
     rest: np.ndarray  # the weighted sums of the pixels off the band, (cells, 2C + 4)
     count: np.ndarray  # pixels per cell
 
@@ -641,17 +652,22 @@ class _Windows:
         shape = (-(-h // MATTE_STEP), -(-w // MATTE_STEP))
         cells = (np.arange(h) // MATTE_STEP)[:, None] * shape[1] + np.arange(w) // MATTE_STEP
         n, off = shape[0] * shape[1], ~band
-        return cls(shape, cells[band], _weighted_sums(cells[off], small[off], hard[off], n),
+        weights = np.stack([(hard > 0.5) & off, (hard <= 0.5) & off], axis=-1).astype(np.float32)
+        values = np.concatenate([small * weights[..., :1], small * weights[..., 1:], weights], axis=-1)
+        values = np.pad(values, ((0, -h % MATTE_STEP), (0, -w % MATTE_STEP), (0, 0)))  # zeros: sums stay sums
+        rest = block_mean(values, MATTE_STEP).reshape(n, -1) * MATTE_STEP ** 2  # off the band weights are 0/1
+        return cls(shape, cells[band], _groups(cells[band]), rest,
                    np.bincount(cells.ravel(), minlength=n).astype(np.float32))
 
-    def colours(self, pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        """At each band pixel, the mean colour of its (2 MATTE_WINDOW + 1)^2 window weighted by alpha^2 (F) and
-        by (1 - alpha)^2 (B), and how much the colours spread around them (the variances of both; 1e6, no trust,
-        where either has no weight): (n, 2C + 2)."""
+    def colours(self, pixels: np.ndarray, alpha: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """At each band pixel ``sel`` picks, the mean colour of its (2 MATTE_WINDOW + 1)^2 window weighted by
+        alpha^2 (F) and by (1 - alpha)^2 (B), and how much the colours spread around them (the variances of both;
+        1e6, no trust, where either has no weight): (n, 2C + 2)."""
         c = pixels.shape[1] - 1
-        sums = self.rest + _weighted_sums(self.band_cells, pixels, alpha, len(self.count))
+        sums = self.rest.copy()
+        _add_weighted(sums, self.band_groups, pixels, alpha)
         grid = _box_mean((sums / self.count[:, None]).reshape(*self.shape, -1), max(1, MATTE_WINDOW // MATTE_STEP))
-        means = grid.reshape(len(self.count), -1)[self.band_cells]
+        means = grid.reshape(len(self.count), -1)[self.band_cells[sel]]
         weight = means[:, -2:]
         fore = means[:, :c + 1] / np.maximum(weight[:, :1], 1e-6)
         back = means[:, c + 1:2 * c + 2] / np.maximum(weight[:, 1:], 1e-6)
@@ -661,12 +677,28 @@ class _Windows:
         return np.concatenate([fore[:, :c], back[:, :c], spread], axis=-1)
 
 
-def _weighted_sums(cells: np.ndarray, small: np.ndarray, alpha: np.ndarray, n: int) -> np.ndarray:
-    """Per cell, the sums of the pixels' colours and squared norms (``small``) weighted by alpha^2 and by
-    (1 - alpha)^2, then of the two weights: (n, 2C + 4)."""
-    weights = np.stack([alpha * alpha, (1 - alpha) * (1 - alpha)], axis=-1).astype(np.float32)
-    values = np.concatenate([small * weights[:, :1], small * weights[:, 1:], weights], axis=1)
-    return np.stack([np.bincount(cells, weights=v, minlength=n) for v in values.T], axis=1).astype(np.float32)
+def _groups(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels grouped by their cell: the order that sorts them, where each cell's run starts, and its cell."""
+    order = np.argsort(cells, kind="stable")
+    ordered = cells[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(cells) else np.zeros(0, np.intp)
+    return order, starts, ordered[starts]
+
+
+def _add_weighted(sums: np.ndarray, groups: tuple[np.ndarray, np.ndarray, np.ndarray], small: np.ndarray,
+                  alpha: np.ndarray) -> None:
+    """Add to each cell's row of ``sums`` its pixels' colours and squared norms (``small``) weighted by alpha^2
+    and by (1 - alpha)^2, then the two weights: (cells, 2C + 4). ``groups`` holds the pixels by cell."""
+    order, starts, heads = groups
+    if not len(order):
+        return
+    k = small.shape[1]
+    values = np.empty((len(order), 2 * k + 2), np.float32)
+    values[:, 2 * k] = alpha * alpha
+    values[:, 2 * k + 1] = (1 - alpha) * (1 - alpha)
+    np.multiply(small, values[:, 2 * k, None], out=values[:, :k])
+    np.multiply(small, values[:, 2 * k + 1, None], out=values[:, k:2 * k])
+    sums[heads] += np.add.reduceat(values[order], starts, axis=0)
 
 
 def _near_edge(inside: np.ndarray, radius: int) -> np.ndarray:
