@@ -8,7 +8,7 @@ import dtmask
 from dtmask.engines import FAMILIES
 from dtmask.engines.base import LABEL_BACKGROUND as BG, LABEL_BOX_BOTTOM_RIGHT as BR, LABEL_BOX_TOP_LEFT as TL
 from dtmask.engines.base import LABEL_FOREGROUND as FG
-from dtmask.engines.fastsam import OUTSIDE, box_iou, decode_instances, nms, select
+from dtmask.engines.fastsam import box_iou, decode_instances, nms, select
 from dtmask.errors import ModelError
 from dtmask.model import EmbeddingCache, Model
 from dtmask.refine import Refinement

