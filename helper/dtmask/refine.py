@@ -716,7 +716,8 @@ def _near_edge(inside: np.ndarray, radius: int) -> np.ndarray:
 def _above_noise(alpha: np.ndarray, inside: np.ndarray, variance: np.ndarray, d2: np.ndarray,
                  floor: float) -> np.ndarray:
     """The unmixed (unclipped) alpha with what the photo's noise alone would give taken out: ``floor`` standard
-    deviations of the sure colours (per channel ``variance`` of F and of B, (n, 2)), in alpha units along F - B.
+    deviations of the colours that F and B are the means of (per channel ``variance``, (n, 2)), in alpha units
+    along F - B.
     Outside the mask a pixel's alpha shrinks towards 0 by that much, inside its 1 - alpha, so a hard edge in a
     noisy or textured photo gets no faint opacity around it, while a strand clearly of the object's colour keeps
     most. A colour past the other side's (a bright star beside dark fur) is no mix of the two: its alpha folds
