@@ -1,7 +1,8 @@
 """Images in, masks out: TIFF reading and PFM / 16-bit PNG mask files.
 
 Masks are written the way darktable reads them (src/common/pfm.c) and atomically: a temporary file in the target
-folder, fsync, rename, so a crash or a full disk never leaves a partial file at the output path.
+folder, then a rename, so a crash or a full disk never leaves a partial file at the output path. Masks and overlays
+are not fsync'd (they are made again from the photo; docs/design.md, "Files"); small files people edit are.
 """
 
 from __future__ import annotations
@@ -171,9 +172,9 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path`` (making its folder when missing); on success fsync and rename it
-    into place, else remove it. Ctrl+C cannot cancel the rename half-way (interrupts.replacing)."""
+def atomic_write(path: str | os.PathLike, sync: bool = True) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path`` (making its folder when missing); on success rename it into place
+    (fsync'd first with ``sync``), else remove it. Ctrl+C cannot cancel the rename half-way (interrupts.replacing)."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     make_folder(folder)
@@ -187,7 +188,8 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
             f.flush()
             if hasattr(os, "fchmod"):  # mkstemp makes 0600; a mask is an ordinary file
                 os.fchmod(f.fileno(), 0o666 & ~_umask())
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         interrupts.replacing()
         os.replace(tmp, target)
     except BaseException as exc:
@@ -207,7 +209,7 @@ def write_pfm(path: str | os.PathLike, mask: np.ndarray) -> None:
     """One-channel little-endian PFM, bottom row first: exactly what darktable's rasterfile module reads."""
     mask = _check_mask(mask)
     h, w = mask.shape
-    with atomic_write(path) as f:
+    with atomic_write(path, sync=False) as f:
         f.write(f"Pf\n{w} {h}\n-1.0\n".encode("ascii"))
         for r1 in range(h, 0, -STRIP_ROWS):
             r0 = max(0, r1 - STRIP_ROWS)
@@ -260,7 +262,7 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
         bit_depth, colour, row_bytes = 16, 0, mask.shape[1] * 2
     h, w = array.shape[:2]
     comp = zlib.compressobj(6)
-    with atomic_write(path) as f:
+    with atomic_write(path, sync=False) as f:
         f.write(b"\x89PNG\r\n\x1a\n")
         f.write(_png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, colour, 0, 0, 0)))
         chunks = []
