@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from dtmask.geometry import (ResizeLongestSide, bilinear_axis, display_size, display_to_file, file_to_display,
-                             orient_array, relative_to_pixels, unorient_array)
+from dtmask.geometry import (ResizeLongestSide, bilinear, bilinear_axis, bilinear_points, display_size,
+                             display_to_file, file_to_display, orient_array, relative_to_pixels, unorient_array)
 
 
 @pytest.mark.parametrize("w,h,expected", [(6000, 4000, (1024, 683)), (4000, 6000, (683, 1024)),
@@ -35,6 +35,15 @@ def test_bilinear_axis_matches_align_corners_false():
     assert list(i0) == [0, 0, 0, 1]
     assert list(i1) == [1, 1, 1, 1]
     np.testing.assert_allclose(f, [0, 0.25, 0.75, 0])
+
+
+def test_bilinear_at_points_is_the_separable_bilinear():
+    rng = np.random.default_rng(5)
+    for shape in [(7, 9), (7, 9, 4), (1, 5, 2)]:
+        values = rng.random(shape).astype(np.float32)
+        ys, xs = rng.uniform(-1, shape[0], 12), rng.uniform(-1, shape[1], 12)
+        grid = bilinear(values, ys, xs)
+        np.testing.assert_allclose(bilinear_points(values, ys, xs), grid[np.arange(12), np.arange(12)], atol=1e-6)
 
 
 @pytest.mark.parametrize("n", range(1, 9))

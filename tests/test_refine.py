@@ -100,6 +100,15 @@ def test_run_labels_match_scipy():
             == count == len(np.unique(runs.labels))
 
 
+def test_gaps_are_the_runs_of_the_complement():
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        mask = rng.random(tuple(rng.integers(1, 30, 2))) < rng.random()
+        gaps, direct = _Runs.of(mask).gaps(mask.shape[0]), _Runs.of(~mask)
+        for field in ("rows", "starts", "ends", "labels"):
+            assert np.array_equal(getattr(gaps, field), getattr(direct, field)), field
+
+
 def test_raw_refinement_is_the_plain_upsampling():
     logits = _logits_from(lambda x, y: 40 - np.hypot(x - 100, y - 80), 300, 200)
     patch = Patch(logits, (0, 0, 300, 200))

@@ -103,6 +103,20 @@ def bilinear(values: np.ndarray, pos_y: np.ndarray, pos_x: np.ndarray) -> np.nda
     return values
 
 
+def bilinear_points(values: np.ndarray, pos_y: np.ndarray, pos_x: np.ndarray) -> np.ndarray:
+    """Sample ``values`` (h, w[, ...]) at n scattered points, fractional index positions pos_y, pos_x: (n[, ...])."""
+    h, w = values.shape[:2]
+    y0, y1, fy = bilinear_weights(pos_y, h)
+    x0, x1, fx = bilinear_weights(pos_x, w)
+    flat = values.reshape(h * w, -1)  # flat indices: np.take is several times faster than 2-D fancy indexing
+    top, top_right, bottom, bottom_right = (np.take(flat, y * w + x, axis=0) for y, x in
+                                            ((y0, x0), (y0, x1), (y1, x0), (y1, x1)))
+    fy, fx = fy[:, None], fx[:, None]
+    top += (top_right - top) * fx
+    bottom += (bottom_right - bottom) * fx
+    return (top + (bottom - top) * fy).reshape((-1,) + values.shape[2:])
+
+
 STRIP_ROWS = 512  # rows per strip when streaming full-resolution data: bounds temporary memory
 
 

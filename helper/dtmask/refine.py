@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .engines.base import physical_cores
-from .geometry import bilinear, bilinear_axis, block_mean, lowres_scales, lowres_shape
+from .geometry import bilinear, bilinear_axis, bilinear_points, block_mean, lowres_scales, lowres_shape
 
 STRIP_ROWS = 512
 TILE_CELLS, TILE_PX = 8, 128  # edge tiles of the guided filter: 8 cells a side, or 128 pixels in small images
@@ -305,14 +305,14 @@ def guided_edges(out: np.ndarray, logits: np.ndarray, guide: np.ndarray, radius:
             if r0 == r1 or c0 == c1:
                 continue
             band = mixed[cell_y[r0:r1]][:, cell_x[c0:c1]]
-            q = _guided_tile(logits, g, guide, white, (r0, r1, c0, c1), step, r, eps)
             region = out[r0:r1, c0:c1]
-            region[band] = q[band] > 0.5
+            region[band] = _guided_tile(logits, g, guide, white, (r0, r1, c0, c1), band, step, r, eps) > 0.5
 
 
-def _guided_tile(logits: np.ndarray, g: _Grid, guide: np.ndarray, white: float,
-                 box: tuple[int, int, int, int], step: int, r: int, eps: float) -> np.ndarray:
-    """The guided filter output on pixel rows r0:r1, columns c0:c1 (margins come from the surrounding photo).
+def _guided_tile(logits: np.ndarray, g: _Grid, guide: np.ndarray, white: float, box: tuple[int, int, int, int],
+                 band: np.ndarray, step: int, r: int, eps: float) -> np.ndarray:
+    """The guided filter output at the ``band`` pixels (a bool array over the box) of pixel rows r0:r1, columns
+    c0:c1 (margins come from the surrounding photo). Only the band's pixels are computed at full resolution.
 
     Where the photo is flat it has no edge to offer and the filter would only blur (round corners), so the
     output leans on the model's own soft mask there, weighted by the local contrast var / (var + eps).
@@ -325,20 +325,25 @@ def _guided_tile(logits: np.ndarray, g: _Grid, guide: np.ndarray, white: float,
     xs = _sample_centres(max(0, c0 - margin), min(width, c1 + margin), step)
     small = _block_mean(guide, ys, xs, step) / white
     coefficients = _guided_coefficients(small, _soft_mask(logits, g, ys, xs), r, eps)
-    # coefficients back at full resolution, on the box only
-    rows, cols = np.arange(r0, r1), np.arange(c0, c1)
-    coefficients = bilinear(coefficients, (rows - ys[0]) / step, (cols - xs[0]) / step)
+    # coefficients back at full resolution, at the band's pixels only
+    rows, cols = np.nonzero(band)
+    rows, cols = rows + r0, cols + c0
+    coefficients = bilinear_points(coefficients, (rows - ys[0]) / step, (cols - xs[0]) / step)
     c = guide.shape[2]
-    full = guide[r0:r1, c0:c1].astype(np.float32) / white
-    q = np.einsum("hwc,hwc->hw", coefficients[..., :c], full) + coefficients[..., c]
-    trust = coefficients[..., c + 1]
-    return trust * q + (1 - trust) * _soft_mask(logits, g, rows, cols)
+    full = guide[rows, cols].astype(np.float32) / white
+    q = np.einsum("nc,nc->n", coefficients[:, :c], full) + coefficients[:, c]
+    trust = coefficients[:, c + 1]
+    soft = bilinear_points(logits, (rows + 0.5) * g.scale_y - 0.5, (cols + 0.5) * g.scale_x - 0.5)
+    return trust * q + (1 - trust) * _sigmoid(soft)
 
 
 def _soft_mask(logits: np.ndarray, g: _Grid, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """sigmoid(logits) bilinearly sampled at pixel positions ys (rows), xs (columns): float32."""
-    sampled = bilinear(logits, (ys + 0.5) * g.scale_y - 0.5, (xs + 0.5) * g.scale_x - 0.5)
-    return (0.5 + 0.5 * np.tanh(0.5 * sampled)).astype(np.float32)
+    """sigmoid(logits) bilinearly sampled on the grid of pixel positions ys (rows) x xs (columns): float32."""
+    return _sigmoid(bilinear(logits, (ys + 0.5) * g.scale_y - 0.5, (xs + 0.5) * g.scale_x - 0.5))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (0.5 + 0.5 * np.tanh(0.5 * x)).astype(np.float32)
 
 
 def _white(guide: np.ndarray) -> float:
@@ -431,6 +436,30 @@ class _Runs:
         rows, starts, ends = (np.concatenate(x).astype(np.int64) for x in zip(*parts))
         return cls(rows, starts, ends, _union_runs(rows, starts, ends, w), w)
 
+    def without(self, labels: np.ndarray) -> "_Runs":
+        """These runs with the given components' runs taken out (labels stay as they were)."""
+        keep = ~np.isin(self.labels, labels)
+        return _Runs(self.rows[keep], self.starts[keep], self.ends[keep], self.labels[keep], self.width)
+
+    def gaps(self, height: int) -> "_Runs":
+        """The runs of the complement over ``height`` rows (the False pixels), labelled: no second pass over
+        the pixels. Each run's gap ends where it starts; each row's last gap ends at the width."""
+        first, last = np.ones(len(self.rows), bool), np.ones(len(self.rows), bool)  # a row's first and last runs
+        first[1:] = last[:-1] = self.rows[1:] != self.rows[:-1]
+        before = np.where(first, 0, np.r_[0, self.ends[:-1]])
+        empty = np.setdiff1d(np.arange(height), self.rows)
+        rows = np.concatenate([self.rows, self.rows[last], empty])
+        starts = np.concatenate([before, self.ends[last], np.zeros_like(empty)])
+        ends = np.concatenate([self.starts, np.full(int(last.sum()), self.width), np.full(len(empty), self.width)])
+        kept = starts < ends
+        rows, starts, ends = rows[kept], starts[kept], ends[kept]
+        order = np.argsort(rows * (self.width + 1) + starts, kind="stable")
+        rows, starts, ends = rows[order], starts[order], ends[order]
+        return _Runs(rows, starts, ends, _union_runs(rows, starts, ends, self.width), self.width)
+
+    def count(self) -> int:
+        return int((self.ends - self.starts).sum())
+
     def find(self, points: Sequence[Point]) -> np.ndarray:
         """Labels of the components under the given (x, y) points (points off the mask are skipped)."""
         if not len(points) or not len(self.rows):
@@ -518,8 +547,8 @@ def clean_components(mask: np.ndarray, points: Sequence[Point] = (), negatives: 
     def shifted(pts: Sequence[Point]) -> list[Point]:
         return [(x - x0, y - y0) for x, y in pts]
 
+    runs = _Runs.of(inside)
     if options.components:
-        runs = _Runs.of(inside)
         areas = runs.areas()
         keep = runs.find(shifted(points))
         if not keep.size:
@@ -527,11 +556,11 @@ def clean_components(mask: np.ndarray, points: Sequence[Point] = (), negatives: 
         drop = np.setdiff1d(np.nonzero(areas)[0], keep)
         if drop.size:
             runs.paint(view, drop, 0.0)
-            inside = view > 0.5
+            runs = runs.without(drop)
     if options.holes:
-        gaps = _Runs.of(~inside)
+        gaps = runs.gaps(view.shape[0])
         areas = gaps.areas()
-        small = np.nonzero((areas > 0) & (areas < options.hole_fraction * inside.sum()))[0]
+        small = np.nonzero((areas > 0) & (areas < options.hole_fraction * runs.count()))[0]
         fill = np.setdiff1d(small, np.union1d(gaps.touching_border(view.shape[0]), gaps.find(shifted(negatives))))
         if fill.size:
             gaps.paint(view, fill, 1.0)
