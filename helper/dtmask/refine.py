@@ -59,7 +59,7 @@ class Refinement:
     matte: bool = True
     matte_radius: float = 16.0  # pixels from the mask's edge that get a soft alpha (strands reach about this far)
     matte_eps: float = 1e-3  # squared 0..1 colour difference below which inside and outside are alike: mask kept
-    matte_floor: float = 3.0  # standard deviations of the photo's noise taken out of the alpha: hard edges stay hard
+    matte_floor: float = 1.25  # standard deviations of the photo's noise taken out of the alpha: hard edges stay hard
     feather: float = 0.0  # soft edge, pixels
 
     @classmethod
@@ -569,28 +569,29 @@ def clean_components(mask: np.ndarray, points: Sequence[Point] = (), negatives: 
 # --- matte ---------------------------------------------------------------------------------------------------
 
 MATTE_TILE = 128  # pixels a side of the matte's work tiles
-MATTE_SAMPLES = 4  # the band's radius in samples of the matte's working grid
+MATTE_WINDOW = 8  # pixels: the radius of the window whose colours give a pixel its F and B
+MATTE_PASSES = 3  # estimates of F, B and alpha, each weighted by the alpha of the pass before
+MATTE_STEP = 4  # pixels a side of a sample of the grid the windows are summed on
 HELD_IN = np.nextafter(np.float32(0.5), np.float32(1))  # the least alpha that still counts as inside
 
 
-def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float = 1e-3, floor: float = 3.0) -> None:
+def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float = 1e-3, floor: float = 1.25) -> None:
     """In place: pixels within ``radius`` of the mask's edge get an alpha from the photo ``guide`` (H, W, C).
 
     Each such pixel's colour I is taken as a mix of the object's colour F and the background's B nearby
-    (I = alpha F + (1 - alpha) B, the compositing equation), F and B being the mean colours of the mask's sure
-    inside and outside (beyond the band) around it: alpha = (I - B).(F - B) / |F - B|^2. A strand of the
-    object's colour outside the mask gets its partial alpha, and a sharp colour edge stays sharp. The answer is
-    trusted by |F - B|^2 / (|F - B|^2 + spread + eps), ``spread`` the variance of the sure colours: where inside
-    and outside look alike, or their texture is as strong as their difference, the 0/1 mask stays. What the sure
-    colours' noise alone would give (``floor`` standard deviations along F - B) is taken out of the alpha, and a
-    pixel keeps no more of it than a neighbour has, so the noise or texture beside a hard edge does not turn into
-    faint opacity around it. The matte never moves the edge: a pixel inside keeps an alpha above 0.5 and one
-    outside at most 0.5, so the mask at 0.5 is the one the other stages made (crossing it near a hard edge only
-    roughened the edge, measured) and the matte adds partial opacity only. Runs only on tiles along the edge; F and B are estimated on a working grid
-    coarser than the pixels.
+    (I = alpha F + (1 - alpha) B, the compositing equation): alpha = (I - B).(F - B) / |F - B|^2. F and B are the
+    colours of a window around the pixel weighted by alpha^2 and (1 - alpha)^2 (the weights of Chuang et al.'s
+    Bayesian matting), first with the 0/1 mask's alpha, then with each pass's own: a strand lighter than the body
+    soon gives its own colour to F, which the body's colour alone could not unmix. The answer is trusted by
+    |F - B|^2 / (|F - B|^2 + spread + eps), ``spread`` the variances of the window's F and B colours: where
+    inside and outside look alike the 0/1 mask stays. In the last pass what the window's noise alone would give
+    (``floor`` standard deviations along F - B) is taken out of the alpha, and a pixel keeps no more of it than a
+    neighbour has; partial opacity not joined to the object through partial opacity is dropped (strands grow
+    from the body, noise makes specks), so a hard edge gets no faint opacity around it. The matte never moves
+    the edge: a pixel inside keeps an alpha above 0.5 and one outside at most 0.5, so the mask at 0.5 is the one
+    the other stages made. Runs only on tiles along the edge.
     """
-    step = max(1, int(round(radius / MATTE_SAMPLES)))
-    work = _MatteWork(mask, guide, step, max(1, int(round(radius / step))), _white(guide), eps, floor)
+    work = _MatteWork(mask, guide, int(round(radius)), _white(guide), eps, floor)
     tiles = _band_tiles(mask, MATTE_TILE, radius)
     with ThreadPoolExecutor(max_workers=min(physical_cores(), max(1, len(tiles)))) as pool:  # numpy frees the GIL
         alphas = list(pool.map(work.alpha, tiles))  # every tile reads the mask the other stages made
@@ -605,70 +606,147 @@ class _MatteWork:
 
     mask: np.ndarray
     guide: np.ndarray
-    step: int  # pixels a side of a working-grid sample
-    r: int  # the band's radius in samples
+    radius: int  # pixels from the edge that get an alpha
     white: float
     eps: float
     floor: float
 
     def alpha(self, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray] | None:
-        """The tile's band (a bool array over the tile) and the new alpha of its pixels; None without a band."""
-        mask, guide, step, r, white = self.mask, self.guide, self.step, self.r, self.white
-        height, width = mask.shape
+        """The tile's band (a bool array over the tile) and the new alpha of its pixels; None without a band.
+
+        The passes run on the tile plus a margin, so that the window of each tile pixel in the last pass saw
+        the alpha the passes before gave all around it."""
+        height, width = self.mask.shape
         r0, r1, c0, c1 = box
-        margin = (3 * r + 2) * step
-        ys = _sample_centres(max(0, r0 - margin), min(height, r1 + margin), step)
-        xs = _sample_centres(max(0, c0 - margin), min(width, c1 + margin), step)
-        y_lo, x_lo = int(round(ys[0] - (step - 1) / 2)), int(round(xs[0] - (step - 1) / 2))
-        local = guide[y_lo:y_lo + len(ys) * step, x_lo:x_lo + len(xs) * step].astype(np.float32) / white
-        colour, square = (_block_mean(a, ys - y_lo, xs - x_lo, step) for a in (local, local * local))
-        p = _block_mean(mask[y_lo:y_lo + local.shape[0], x_lo:x_lo + local.shape[1], None], ys - y_lo, xs - x_lo,
-                        step)[..., 0]
-        small = np.concatenate([colour, square.sum(axis=2, keepdims=True)], axis=2)  # colour, squared norm
-        near = _box_mean(((p > 0) & (p < 1)).astype(np.float32), r) > 0  # the band, on the working grid
-        rows, cols = np.arange(r0, r1), np.arange(c0, c1)
-        nearest = (np.clip(np.round((rows - ys[0]) / step).astype(np.intp), 0, len(ys) - 1)[:, None],
-                   np.clip(np.round((cols - xs[0]) / step).astype(np.intp), 0, len(xs) - 1)[None, :])
-        band = near[nearest]
-        if not band.any():
+        margin = self.radius + MATTE_PASSES * MATTE_WINDOW
+        y0, x0 = max(0, r0 - margin), max(0, c0 - margin)
+        hard = self.mask[y0:min(height, r1 + margin), x0:min(width, c1 + margin)]
+        tile = (slice(r0 - y0, r1 - y0), slice(c0 - x0, c1 - x0))
+        band = _near_edge(hard > 0.5, self.radius)
+        if not band[tile].any():
             return None
-        colours = _known_colours(small, p, near, 2 * r)
-        colours = bilinear(colours, (rows - ys[0]) / step, (cols - xs[0]) / step)[band]
-        c = guide.shape[2]
+        colour = self.guide[y0:y0 + hard.shape[0], x0:x0 + hard.shape[1]].astype(np.float32) / self.white
+        small = np.concatenate([colour, np.einsum("hwc,hwc->hw", colour, colour)[..., None]], axis=2)
+        windows = _Windows.of(small, hard, band)
+        pixels, before = small[band], hard[band]
+        alpha = before.astype(np.float32)
+        for k in range(MATTE_PASSES):
+            # what the passes after read, and the last pass the paths of opacity that join a tile pixel to the object
+            reach = (MATTE_PASSES - 1 - k) * (MATTE_WINDOW + MATTE_STEP + 1) + self.radius
+            part = np.zeros_like(band)
+            zone = (slice(max(0, tile[0].start - reach), tile[0].stop + reach),
+                    slice(max(0, tile[1].start - reach), tile[1].stop + reach))
+            part[zone] = band[zone]
+            sel = part[band]
+            alpha[sel] = self._pass(alpha, pixels, before, windows, part, sel,
+                                    self.floor if k == MATTE_PASSES - 1 else 0.0)
+        full = hard.astype(np.float32)
+        full[band] = alpha
+        full[~joined_to(full > 0, hard > 0.5)] = 0  # specks: opacity no path of opacity joins to the object
+        return band[tile], full[tile][band[tile]]
+
+    def _pass(self, alpha: np.ndarray, pixels: np.ndarray, before: np.ndarray, windows: "_Windows",
+              part: np.ndarray, sel: np.ndarray, floor: float) -> np.ndarray:
+        """The new alpha of the band pixels ``sel`` picks (``part`` marks them on the tile), from F and B
+        estimated with the last ``alpha``: all arrays over the band's pixels (``pixels`` their colours and squared
+        norms, ``before`` the 0/1 mask)."""
+        c = pixels.shape[1] - 1
+        colours = windows.colours(pixels, alpha, sel)
         fore, back, spread = colours[:, :c], colours[:, c:2 * c], colours[:, 2 * c:]
-        pixel = guide[r0:r1, c0:c1][band].astype(np.float32) / white
         d = fore - back
         d2 = np.einsum("nc,nc->n", d, d)
-        alpha = np.einsum("nc,nc->n", pixel - back, d) / np.maximum(d2, 1e-12)  # unclipped: see _above_noise
-        trust = d2 / (d2 + spread.sum(axis=1) + self.eps)
-        before = mask[r0:r1, c0:c1][band]
-        alpha = _supported(_above_noise(alpha, before > 0.5, spread / c, d2, self.floor), before > 0.5, band)
-        after = trust * alpha + (1 - trust) * before
-        return band, np.where(before > 0.5, np.maximum(after, HELD_IN), np.minimum(after, 0.5))
+        unmixed = np.einsum("nc,nc->n", pixels[sel, :c] - back, d) / np.maximum(d2, 1e-12)  # see _above_noise
+        trust = np.where(d2 > 1e-8, d2 / (d2 + spread.sum(axis=1) + self.eps), 0)  # below: rounding, no colour
+        hard = before[sel]
+        inside = hard > 0.5
+        unmixed = _supported(_above_noise(unmixed, inside, spread / c, d2, floor), inside, part)
+        after = trust * unmixed + (1 - trust) * hard
+        return np.where(inside, np.maximum(after, HELD_IN), np.minimum(after, 0.5)).astype(np.float32)
 
 
-def _known_colours(small: np.ndarray, p: np.ndarray, band: np.ndarray, k: int) -> np.ndarray:
-    """Mean colour of the sure inside (F) and sure outside (B) within k samples, and how much the colours spread
-    around them (the variances of both, summed; 1e6, no trust, where either has no sure sample): (h, w, 2C + 1).
+@dataclass(frozen=True)
+class _Windows:
+    """A tile's colours summed over cells of MATTE_STEP pixels, for the window means that give F and B. Off the
+    band a pixel keeps its 0/1 weight in every pass, so only the band's pixels are summed again."""
 
-    ``small`` holds each sample's mean colour (C channels) and its mean squared colour norm (one channel).
-    """
-    c = small.shape[2] - 1
-    sure = np.stack([(p >= 1) & ~band, (p <= 0) & ~band], axis=-1).astype(np.float32)
-    sums = _box_mean(np.concatenate([small * sure[..., :1], small * sure[..., 1:], sure], axis=-1), k)
-    weights = sums[..., -2:]
-    fore = sums[..., :c + 1] / np.maximum(weights[..., :1], 1e-6)
-    back = sums[..., c + 1:2 * c + 2] / np.maximum(weights[..., 1:], 1e-6)
-    spread = np.stack([np.maximum(m[..., c] - np.einsum("hwc,hwc->hw", m[..., :c], m[..., :c]), 0)
-                       for m in (fore, back)], axis=-1)
-    spread = np.where((weights > 0).all(axis=-1, keepdims=True), spread, 1e6)
-    return np.concatenate([fore[..., :c], back[..., :c], spread], axis=-1)
+    shape: tuple[int, int]  # cells
+    band_cells: np.ndarray  # the cell of each band pixel
+    band_groups: tuple[np.ndarray, np.ndarray, np.ndarray]  # the band pixels by cell (_groups)
+    rest: np.ndarray  # the weighted sums of the pixels off the band, (cells, 2C + 4)
+    count: np.ndarray  # pixels per cell
+
+    @classmethod
+    def of(cls, small: np.ndarray, hard: np.ndarray, band: np.ndarray) -> "_Windows":
+        h, w = band.shape
+        shape = (-(-h // MATTE_STEP), -(-w // MATTE_STEP))
+        cells = (np.arange(h) // MATTE_STEP)[:, None] * shape[1] + np.arange(w) // MATTE_STEP
+        n, off = shape[0] * shape[1], ~band
+        weights = np.stack([(hard > 0.5) & off, (hard <= 0.5) & off], axis=-1).astype(np.float32)
+        values = np.concatenate([small * weights[..., :1], small * weights[..., 1:], weights], axis=-1)
+        values = np.pad(values, ((0, -h % MATTE_STEP), (0, -w % MATTE_STEP), (0, 0)))  # zeros: sums stay sums
+        rest = block_mean(values, MATTE_STEP).reshape(n, -1) * MATTE_STEP ** 2  # off the band weights are 0/1
+        return cls(shape, cells[band], _groups(cells[band]), rest,
+                   np.bincount(cells.ravel(), minlength=n).astype(np.float32))
+
+    def colours(self, pixels: np.ndarray, alpha: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """At each band pixel ``sel`` picks, the mean colour of its (2 MATTE_WINDOW + 1)^2 window weighted by
+        alpha^2 (F) and by (1 - alpha)^2 (B), and how much the colours spread around them (the variances of both;
+        1e6, no trust, where either has no weight): (n, 2C + 2)."""
+        c = pixels.shape[1] - 1
+        sums = self.rest.copy()
+        _add_weighted(sums, self.band_groups, pixels, alpha)
+        grid = _box_mean((sums / self.count[:, None]).reshape(*self.shape, -1), max(1, MATTE_WINDOW // MATTE_STEP))
+        means = grid.reshape(len(self.count), -1)[self.band_cells[sel]]
+        weight = means[:, -2:]
+        fore = means[:, :c + 1] / np.maximum(weight[:, :1], 1e-6)
+        back = means[:, c + 1:2 * c + 2] / np.maximum(weight[:, 1:], 1e-6)
+        spread = np.stack([np.maximum(m[:, c] - np.einsum("nc,nc->n", m[:, :c], m[:, :c]), 0)
+                           for m in (fore, back)], axis=-1)
+        spread = np.where((weight > 1e-3).all(axis=-1, keepdims=True), spread, 1e6)
+        return np.concatenate([fore[:, :c], back[:, :c], spread], axis=-1)
+
+
+def _groups(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels grouped by their cell: the order that sorts them, where each cell's run starts, and its cell."""
+    order = np.argsort(cells, kind="stable")
+    ordered = cells[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(cells) else np.zeros(0, np.intp)
+    return order, starts, ordered[starts]
+
+
+def _add_weighted(sums: np.ndarray, groups: tuple[np.ndarray, np.ndarray, np.ndarray], small: np.ndarray,
+                  alpha: np.ndarray) -> None:
+    """Add to each cell's row of ``sums`` its pixels' colours and squared norms (``small``) weighted by alpha^2
+    and by (1 - alpha)^2, then the two weights: (cells, 2C + 4). ``groups`` holds the pixels by cell."""
+    order, starts, heads = groups
+    if not len(order):
+        return
+    k = small.shape[1]
+    values = np.empty((len(order), 2 * k + 2), np.float32)
+    values[:, 2 * k] = alpha * alpha
+    values[:, 2 * k + 1] = (1 - alpha) * (1 - alpha)
+    np.multiply(small, values[:, 2 * k, None], out=values[:, :k])
+    np.multiply(small, values[:, 2 * k + 1, None], out=values[:, k:2 * k])
+    sums[heads] += np.add.reduceat(values[order], starts, axis=0)
+
+
+def _near_edge(inside: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels within ``radius`` (a square's half side) of a pixel whose 4-neighbour lies on the mask's other side."""
+    edge = np.zeros(inside.shape, np.float32)
+    for axis in (0, 1):
+        step = np.diff(inside, axis=axis)
+        lo, hi = [slice(None)] * 2, [slice(None)] * 2
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        edge[tuple(lo)] += step
+        edge[tuple(hi)] += step
+    return _box_mean(edge, radius) > 0
 
 
 def _above_noise(alpha: np.ndarray, inside: np.ndarray, variance: np.ndarray, d2: np.ndarray,
                  floor: float) -> np.ndarray:
     """The unmixed (unclipped) alpha with what the photo's noise alone would give taken out: ``floor`` standard
-    deviations of the sure colours (per channel ``variance`` of F and of B, (n, 2)), in alpha units along F - B.
+    deviations of the colours that F and B are the means of (per channel ``variance``, (n, 2)), in alpha units
+    along F - B.
     Outside the mask a pixel's alpha shrinks towards 0 by that much, inside its 1 - alpha, so a hard edge in a
     noisy or textured photo gets no faint opacity around it, while a strand clearly of the object's colour keeps
     most. A colour past the other side's (a bright star beside dark fur) is no mix of the two: its alpha folds
