@@ -217,6 +217,26 @@ def test_matte_unmixes_strands_of_their_own_colour():
     assert mask[:, 300:316][alpha[:, 300:316] == 0].mean() < 0.01  # the background between strands stays out
 
 
+def test_matte_does_not_depend_on_where_its_tiles_fall():
+    """The band is cut into tiles only to be worked on: a window or a neighbour past a tile's border reads the
+    tile beside it, so the same scene placed half a tile further gets the same alpha."""
+    y, x = np.mgrid[0:520, 0:520]
+    edge = 260 + 40 * np.sin(y / 37.0)  # a wavy edge that crosses the tiles' borders
+    alpha = (x < edge).astype(np.float32)
+    alpha[(y % 9 < 2) & (x >= edge) & (x < edge + 14)] = 0.6  # strands 2 px wide
+    body, strand, background = (np.array(c, np.float32) for c in ((150, 90, 50), (240, 230, 200), (20, 30, 60)))
+    colour = np.where(alpha[..., None] < 1, strand, body)
+    photo = background * (1 - alpha[..., None]) + colour * alpha[..., None]
+    photo = np.clip(np.round(photo + np.random.default_rng(2).normal(0, 2, photo.shape)), 0, 255).astype(np.uint8)
+    hard = (alpha == 1).astype(np.float32)
+    near, far = hard[:456, :456].copy(), hard[64:, 64:].copy()  # a shift of 64 px: tiles are 128
+    matte(near, photo[:456, :456])
+    matte(far, photo[64:, 64:])
+    inner = near[104:416, 104:416]  # 40 px in from both crops' borders
+    assert ((inner > 0.05) & (inner < 0.95)).sum() > 500  # strands got their alpha there
+    assert np.abs(inner - far[40:352, 40:352]).max() < 1e-4
+
+
 def test_matte_keeps_a_sharp_edge_sharp_and_a_flat_photo_hard():
     photo = np.full((256, 512, 3), 40, np.uint8)
     photo[:, :200] = (200, 120, 60)
