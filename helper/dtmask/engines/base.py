@@ -146,7 +146,8 @@ def graph_outputs_patch(names: Sequence[str]) -> bytes:
 
     Protobuf merges a repeated top-level message field into the earlier one, so this is a second ``graph``
     (ModelProto field 7) holding only ``output`` entries (GraphProto field 12: ValueInfoProto with a name and a
-    float tensor type). Written by hand because the ``onnx`` package is not a run-time dependency.
+    float tensor type). Written by hand so that a model load never imports the ``onnx`` package (only
+    ``dtmask models install`` does, for the int8 encoder).
     """
     def varint(n: int) -> bytes:
         out = bytearray()
