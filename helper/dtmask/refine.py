@@ -260,15 +260,15 @@ def upsample_mask(logits: np.ndarray, width: int, height: int, threshold: float 
 def _neighbourhood_mixed(inside: np.ndarray) -> np.ndarray:
     """Cells whose 3 x 3 neighbourhood holds both inside and outside cells."""
     padded = np.pad(inside, 1, mode="edge")
-    n, m = inside.shape
-    any_in = np.zeros_like(inside)
-    all_in = np.ones_like(inside)
-    for dy in range(3):
-        for dx in range(3):
-            window = padded[dy:dy + n, dx:dx + m]
-            any_in |= window
-            all_in &= window
-    return any_in & ~all_in
+    return (inside | _neighbours(padded, np.logical_or)) & ~(inside & _neighbours(padded, np.logical_and))
+
+
+def _neighbours(a: np.ndarray, combine: np.ufunc) -> np.ndarray:
+    """``combine`` (np.maximum, np.logical_or) of each pixel's 8 neighbours in ``a`` (along its last two axes),
+    for the pixels 1 px in from its border: (..., h - 2, w - 2)."""
+    h, w = a.shape[-2] - 2, a.shape[-1] - 2
+    return functools.reduce(combine, [a[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1)
+                                      for dx in (-1, 0, 1) if dy or dx])
 
 
 def _render(logits: np.ndarray, width: int, height: int, guide: np.ndarray | None,
@@ -824,14 +824,6 @@ def _halo_slices(d: int, n: int, k: int) -> tuple[slice, slice]:
     if d < 0:
         return slice(n - k, n), slice(0, k)
     return (slice(0, k), slice(k + n, 2 * k + n)) if d > 0 else (slice(None), slice(k, k + n))
-
-
-def _neighbours(a: np.ndarray, combine: np.ufunc) -> np.ndarray:
-    """``combine`` (np.maximum, np.logical_or) of each pixel's 8 neighbours in ``a`` (along its last two axes),
-    for the pixels 1 px in from its border: (..., h - 2, w - 2)."""
-    h, w = a.shape[-2] - 2, a.shape[-1] - 2
-    return functools.reduce(combine, [a[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1)
-                                      for dx in (-1, 0, 1) if dy or dx])
 
 
 def _off_band_sums(colour: np.ndarray, square: np.ndarray, inside: np.ndarray, band: np.ndarray,
