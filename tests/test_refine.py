@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dtmask.refine import (Patch, Refinement, _Runs, agrees, clean_components, crop_logits, feather, guided_edges,
-                           matte, refine_mask, upsample_mask, zoom_rect)
+from dtmask.refine import (Patch, Refinement, _near_edge, _Runs, agrees, clean_components, crop_logits, feather,
+                           guided_edges, matte, refine_mask, upsample_mask, zoom_rect)
 from dtmask.geometry import ResizeLongestSide
 
 
@@ -197,6 +197,27 @@ def test_matte_gives_strands_outside_the_mask_their_alpha():
     gaps[:, 300:320] = alpha[:, 300:320] == 0
     assert mask[gaps].mean() < 0.05  # the background between strands stays out
     assert mask[:, :280].min() > 0.97 and mask[:, 340:].max() < 0.01  # far from the edge nothing changes
+
+
+@pytest.mark.parametrize("inward, outward", [(5, 11), (11, 5), (7, 7)])
+def test_the_matte_band_reaches_its_own_distance_on_each_side(inward, outward):
+    """Strands grow out of the body, so the band reaches further outside the edge than inside: a pixel is in it
+    when a pixel on the edge (one with a 4-neighbour on the other side) lies within its side's distance, counted
+    as a square's half side."""
+    from scipy import ndimage
+
+    inside = np.zeros((200, 300), bool)
+    inside[40:150, 60:200] = True
+    inside[90:100, 200:260] = True  # a thin arm
+    inside[70:80, 100:110] = False  # a hole
+    edge = np.zeros_like(inside)
+    edge[:-1] |= inside[:-1] != inside[1:]
+    edge[1:] |= inside[:-1] != inside[1:]
+    edge[:, :-1] |= inside[:, :-1] != inside[:, 1:]
+    edge[:, 1:] |= inside[:, :-1] != inside[:, 1:]
+    distance = ndimage.distance_transform_cdt(~edge, metric="chessboard")
+    expected = np.where(inside, distance <= inward, distance <= outward)
+    assert np.array_equal(_near_edge(inside, inward, outward), expected)
 
 
 def test_matte_unmixes_strands_of_their_own_colour():

@@ -11,7 +11,8 @@ Stages, each switchable through :class:`Refinement`:
 - ``zoom`` (run by :meth:`dtmask.Model.decode`): small objects are decoded again on a crop encoded at the model's
   full resolution; its logits replace the global ones inside the crop.
 - ``matte``: a soft alpha along the edge where the photo shows one (fur, hair, grass): within ``matte_radius``
-  of the mask's edge each pixel's colour is unmixed into the object's and the background's colours nearby;
+  inside the mask's edge and ``matte_reach`` outside it, each pixel's colour is unmixed into the object's and the
+  background's colours nearby;
   the mask's 0.5 edge never moves, so a hard edge stays where the stages above put it.
 - ``feather``: an optional soft edge in pixels.
 """
@@ -59,9 +60,10 @@ class Refinement:
     zoom_margin: float = 0.25  # crop margin around the object, as a fraction of its size
     zoom_agreement: float = 0.7  # keep the zoom answer only if its IoU with the image's answer is at least this
     matte: bool = True
-    matte_radius: float = 16.0  # pixels from the mask's edge that get a soft alpha (strands reach about this far)
+    matte_radius: float = 16.0  # pixels inside the mask's edge that get a soft alpha
+    matte_reach: float = 24.0  # pixels outside it that do: strands reach further out than the body's edge lies in
     matte_eps: float = 1e-3  # squared 0..1 colour difference below which inside and outside are alike: mask kept
-    matte_floor: float = 1.25  # standard deviations of the photo's noise taken out of the alpha: hard edges stay hard
+    matte_floor: float = 1.75  # standard deviations of the photo's noise taken out of the alpha: hard edges stay hard
     feather: float = 0.0  # soft edge, pixels
 
     @classmethod
@@ -116,7 +118,7 @@ def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.nd
     if options.components or options.holes:
         clean_components(out, points, negatives, options)
     if options.matte and pixels is not None:
-        matte(out, pixels, options.matte_radius, options.matte_eps, options.matte_floor)
+        matte(out, pixels, options.matte_radius, options.matte_eps, options.matte_floor, options.matte_reach)
     return feather(out, options.feather)
 
 
@@ -579,19 +581,23 @@ MATTE_TILE = 128  # pixels a side of the matte's work tiles
 MATTE_WINDOW = 8  # pixels: the radius of the window whose colours give a pixel its F and B
 MATTE_PASSES = 3  # estimates of F, B and alpha, each weighted by the alpha of the pass before
 MATTE_STEP = 4  # pixels a side of a sample of the grid the windows are summed on
+MATTE_SPREAD = 0.5  # how far the windows' colour spread holds back the trust in an unmixed alpha
 HELD_IN = np.nextafter(np.float32(0.5), np.float32(1))  # the least alpha that still counts as inside
 
 
-def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float = 1e-3, floor: float = 1.25) -> None:
-    """In place: pixels within ``radius`` of the mask's edge get an alpha from the photo ``guide`` (H, W, C).
+def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float = 1e-3, floor: float = 1.75,
+          reach: float = 24.0) -> None:
+    """In place: pixels within ``radius`` inside the mask's edge and ``reach`` outside it get an alpha from the
+    photo ``guide`` (H, W, C).
 
     Each such pixel's colour I is taken as a mix of the object's colour F and the background's B nearby
     (I = alpha F + (1 - alpha) B, the compositing equation): alpha = (I - B).(F - B) / |F - B|^2. F and B are the
-    colours of a window around the pixel weighted by alpha^2 and (1 - alpha)^2 (the weights of Chuang et al.'s
-    Bayesian matting), first with the 0/1 mask's alpha, then with each pass's own: a strand lighter than the body
-    soon gives its own colour to F, which the body's colour alone could not unmix. The answer is trusted by
-    |F - B|^2 / (|F - B|^2 + spread + eps), ``spread`` the variances of the window's F and B colours: where
-    inside and outside look alike the 0/1 mask stays. In the last pass what the window's noise alone would give
+    colours of a window around the pixel weighted by alpha^4 and (1 - alpha)^4 (Chuang et al.'s Bayesian matting
+    weighs by the squares; the higher power keeps mixed pixels' colours out of F and B), first with the 0/1 mask's
+    alpha, then with each pass's own: a strand lighter than the body soon gives its own colour to F, which the
+    body's colour alone could not unmix. The answer is trusted by |F - B|^2 / (|F - B|^2 + MATTE_SPREAD spread +
+    eps), ``spread`` the variances of the window's F and B colours: where inside and outside look alike the 0/1
+    mask stays. In the last pass what the window's noise alone would give
     (``floor`` standard deviations along F - B) is taken out of the alpha, and a pixel keeps no more of it than a
     neighbour has; partial opacity not joined to the object through partial opacity is dropped (strands grow
     from the body, noise makes specks), so a hard edge gets no faint opacity around it. The matte never moves
@@ -602,8 +608,8 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
     windows and neighbours past its border reading what the tiles beside it hold, so each pixel is read and
     summed once however long the edge.
     """
-    boxes = _band_tiles(mask, MATTE_TILE, radius)
-    work = _MatteWork(mask, guide, int(round(radius)), _white(guide), eps, floor)
+    boxes = _band_tiles(mask, MATTE_TILE, max(radius, reach))
+    work = _MatteWork(mask, guide, int(round(radius)), int(round(reach)), _white(guide), eps, floor)
     with ThreadPoolExecutor(max_workers=min(physical_cores(), max(1, len(boxes)))) as pool:  # numpy frees the GIL
         band = _Band.of([tile for tile in pool.map(work.tile, boxes) if tile is not None])
         if band is None:
@@ -632,7 +638,8 @@ class _MatteWork:
 
     mask: np.ndarray
     guide: np.ndarray
-    radius: int  # pixels from the edge that get an alpha
+    radius: int  # pixels inside the edge that get an alpha
+    reach: int  # pixels outside it that do
     white: float
     eps: float
     floor: float
@@ -642,10 +649,10 @@ class _MatteWork:
         height, width = self.mask.shape
         r0, r1, c0, c1 = box
         halo = MATTE_HALO * MATTE_STEP  # pixels past the tile that its windows read
-        reach = halo + self.radius + 1  # and the band there depends on the mask this far
-        y0, x0 = max(0, r0 - reach), max(0, c0 - reach)
-        inside = self.mask[y0:min(height, r1 + reach), x0:min(width, c1 + reach)] > 0.5
-        band = _near_edge(inside, self.radius)
+        depth = halo + max(self.radius, self.reach) + 1  # and the band there depends on the mask this far
+        y0, x0 = max(0, r0 - depth), max(0, c0 - depth)
+        inside = self.mask[y0:min(height, r1 + depth), x0:min(width, c1 + depth)] > 0.5
+        band = _near_edge(inside, self.radius, self.reach)
         tile = (slice(r0 - y0, r1 - y0), slice(c0 - x0, c1 - x0))
         if not band[tile].any():
             return None
@@ -734,7 +741,7 @@ class _Band:
         return slice(self.first_pixel[part[0]], self.first_pixel[part[1]])
 
     def sums(self, alpha: np.ndarray, part: tuple[int, int]) -> np.ndarray:
-        """The part's pixels' colours summed by cell, weighted by alpha^2 and (1 - alpha)^2 (``alpha``, the
+        """The part's pixels' colours summed by cell, weighted by alpha^4 and (1 - alpha)^4 (``alpha``, the
         part's): (tiles, MATTE_CELLS, MATTE_CELLS, 2C + 4)."""
         (t0, t1), px, (q0, q1) = part, self.pixels_of(part), self.first_cell[list(part)]
         sums = np.zeros(((t1 - t0) * MATTE_CELLS ** 2, self.rest.shape[-1] - 1), np.float32)
@@ -765,7 +772,7 @@ class _Band:
         spread = np.where((weight > 1e-3).all(axis=-1, keepdims=True), spread, 1e6)  # no weight: no trust
         d = fore[:, :c] - back[:, :c]
         d2 = np.einsum("nc,nc->n", d, d)
-        trust = np.where(d2 > 1e-8, d2 / (d2 + spread.sum(axis=1) + eps), 0)  # below: rounding, no colour
+        trust = np.where(d2 > 1e-8, d2 / (d2 + MATTE_SPREAD * spread.sum(axis=1) + eps), 0)  # below: rounding
         d2 = np.maximum(d2, 1e-12)
         noise = floor * np.sqrt(spread / c / d2[:, None])  # in alpha units along F - B: inside, outside
         at, inside = self.cell_of[px] - q0, self.before[px] > 0.5
@@ -866,19 +873,21 @@ def _drop_unjoined(mask: np.ndarray, loose: tuple[np.ndarray, ...]) -> None:
 def _add_weighted(sums: np.ndarray, starts: np.ndarray, heads: np.ndarray, small: np.ndarray,
                   alpha: np.ndarray) -> None:
     """Add to each cell's row of ``sums`` its pixels' colours and squared norms (``small``, planes (C + 1, n),
-    pixels ordered by cell, cell ``heads[i]``'s from ``starts[i]``) weighted by alpha^2 and by (1 - alpha)^2,
-    then the two weights: (cells, 2C + 4)."""
+    pixels ordered by cell, cell ``heads[i]``'s from ``starts[i]``) weighted by alpha^4 and by (1 - alpha)^4
+    (:func:`matte`: mixed pixels count little), then the two weights: (cells, 2C + 4)."""
     k = small.shape[0]
     values = np.empty((2 * k + 2, small.shape[1]), np.float32)
-    np.multiply(alpha, alpha, out=values[2 * k])
-    np.square(1 - alpha, out=values[2 * k + 1])
+    for weight, side in ((values[2 * k], alpha), (values[2 * k + 1], 1 - alpha)):
+        np.square(side, out=weight)
+        np.square(weight, out=weight)
     np.multiply(small, values[2 * k], out=values[:k])
     np.multiply(small, values[2 * k + 1], out=values[k:2 * k])
     sums[heads] += np.add.reduceat(values, starts, axis=1).T
 
 
-def _near_edge(inside: np.ndarray, radius: int) -> np.ndarray:
-    """Pixels within ``radius`` (a square's half side) of a pixel whose 4-neighbour lies on the mask's other side."""
+def _near_edge(inside: np.ndarray, inward: int, outward: int) -> np.ndarray:
+    """Pixels inside the mask within ``inward`` (a square's half side) of a pixel whose 4-neighbour lies on the
+    mask's other side, and pixels outside it within ``outward``."""
     edge = np.zeros(inside.shape, bool)
     for axis in (0, 1):
         step = np.diff(inside, axis=axis)
@@ -886,10 +895,17 @@ def _near_edge(inside: np.ndarray, radius: int) -> np.ndarray:
         lo[axis], hi[axis] = slice(0, -1), slice(1, None)
         edge[tuple(lo)] |= step
         edge[tuple(hi)] |= step
-    for axis in (0, 1):  # grown by the radius along each axis, by steps that double
+    near = _grown(edge, min(inward, outward))
+    far = _grown(near, abs(outward - inward))  # a square grown by a, then by b, is one grown by a + b
+    return np.where(inside, near, far) if outward >= inward else np.where(inside, far, near)
+
+
+def _grown(edge: np.ndarray, by: int) -> np.ndarray:
+    """``edge`` grown by a square of half side ``by``: along each axis, by steps that double."""
+    for axis in (0, 1):
         grown, step = 0, 1
-        while grown < radius:
-            shift = min(step, radius - grown)
+        while grown < by:
+            shift = min(step, by - grown)
             lo, hi = [slice(None)] * 2, [slice(None)] * 2
             lo[axis], hi[axis] = slice(0, -shift), slice(shift, None)
             wider = edge.copy()
