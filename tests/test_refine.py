@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dtmask.refine import (Patch, Refinement, _near_edge, _Runs, agrees, clean_components, crop_logits, feather,
-                           guided_edges, matte, refine_mask, upsample_mask, zoom_rect)
 from dtmask.geometry import ResizeLongestSide
+from dtmask.refine import (Patch, Refinement, agrees, clean_components, crop_logits, feather, guided_edges, matte,
+                           refine_mask, upsample_mask, zoom_rect)
+from dtmask.refine.matting import _near_edge
+from dtmask.refine.parts import Runs
 
 
 def _logits_from(fn, width: int, height: int, n: int = 256) -> np.ndarray:
@@ -90,7 +92,7 @@ def test_run_labels_match_scipy():
     rng = np.random.default_rng(3)
     for _ in range(50):
         mask = rng.random(tuple(rng.integers(1, 30, 2))) < rng.random()
-        runs = _Runs.of(mask)
+        runs = Runs.of(mask)
         labelled = np.full(mask.shape, -1)
         for row, start, end, label in zip(runs.rows, runs.starts, runs.ends, runs.labels):
             labelled[row, start:end] = label
@@ -104,7 +106,7 @@ def test_gaps_are_the_runs_of_the_complement():
     rng = np.random.default_rng(4)
     for _ in range(50):
         mask = rng.random(tuple(rng.integers(1, 30, 2))) < rng.random()
-        gaps, direct = _Runs.of(mask).gaps(mask.shape[0]), _Runs.of(~mask)
+        gaps, direct = Runs.of(mask).gaps(mask.shape[0]), Runs.of(~mask)
         for field in ("rows", "starts", "ends", "labels"):
             assert np.array_equal(getattr(gaps, field), getattr(direct, field)), field
 
