@@ -240,28 +240,6 @@ def test_matte_unmixes_strands_of_their_own_colour():
     assert mask[:, 300:316][alpha[:, 300:316] == 0].mean() < 0.01  # the background between strands stays out
 
 
-def test_matte_keeps_a_textured_body_solid():
-    """A body's own texture (fur's light and dark patches) reads as mixing with the background where it is darker
-    than the window's object colour: the floor inside the mask is twice the floor outside, so the body keeps few
-    grey specks, while strands outside get their alpha as before."""
-    from scipy import ndimage
-
-    rng = np.random.default_rng(0)
-    alpha = np.zeros((300, 600), np.float32)
-    alpha[:, :300] = 1
-    for row in range(10, 290, 12):
-        alpha[row:row + 2, 300:316] = 0.6  # strands 2 px wide
-    texture = ndimage.gaussian_filter(rng.normal(0, 1, alpha.shape), 2.0)
-    body = np.array((150, 90, 50), np.float32) * (1 + 0.25 * texture[..., None] / texture.std())
-    photo = np.array((20, 30, 60), np.float32) * (1 - alpha[..., None]) + body * alpha[..., None]
-    photo = np.clip(np.round(photo + rng.normal(0, 2, photo.shape)), 0, 255).astype(np.uint8)
-    mask = (alpha == 1).astype(np.float32)
-    matte(mask, photo)
-    assert np.count_nonzero(mask[alpha == 1] < 0.95) < 400  # 922 of the 4,800 band pixels with one floor
-    strands = (alpha > 0) & (alpha < 1)
-    assert np.abs(mask[strands] - alpha[strands]).mean() < 0.25  # 0.6 without the matte
-
-
 def test_matte_does_not_depend_on_where_its_tiles_fall():
     """The band is cut into tiles only to be worked on: a window or a neighbour past a tile's border reads the
     tile beside it, so the same scene placed half a tile further gets the same alpha."""

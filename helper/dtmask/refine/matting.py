@@ -20,8 +20,6 @@ MATTE_WINDOW = 8  # pixels: the radius of the window whose colours give a pixel 
 MATTE_PASSES = 3  # estimates of F, B and alpha, each weighted by the alpha of the pass before
 MATTE_STEP = 4  # pixels a side of a sample of the grid the windows are summed on
 MATTE_SPREAD = 0.5  # how far the windows' colour spread holds back the trust in an unmixed alpha
-SIDE_FLOORS = np.array([2.0, 1.0], np.float32)  # the floor inside the mask, and outside, in ``floor``s: the
-# body's own texture makes specks of partial alpha inside, strands lie mostly outside
 HELD_IN = np.nextafter(np.float32(0.5), np.float32(1))  # the least alpha that still counts as inside
 
 
@@ -37,8 +35,8 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
     with each pass's own: a strand lighter than the body soon gives its own colour to F, which the body's colour
     alone could not unmix. The answer is trusted by |F - B|^2 / (|F - B|^2 + MATTE_SPREAD spread + eps), ``spread``
     the variances of the window's F and B colours: where inside and outside look alike the 0/1 mask stays. In the
-    last pass what the window's noise alone would give (``floor`` standard deviations along F - B outside the mask,
-    twice that inside: SIDE_FLOORS) is taken out of the alpha, and a pixel keeps no more of it than a neighbour has; partial opacity not joined to the object
+    last pass what the window's noise alone would give (``floor`` standard deviations along F - B) is taken out of
+    the alpha, and a pixel keeps no more of it than a neighbour has; partial opacity not joined to the object
     through partial opacity is dropped (strands grow from the body, noise makes specks), so a hard edge gets no
     faint opacity around it. The matte never moves the edge: a pixel inside keeps an alpha above 0.5 and one outside
     at most 0.5, so the mask at 0.5 is the one the other stages made.
@@ -213,7 +211,7 @@ class _Band:
         d2 = np.einsum("nc,nc->n", d, d)
         trust = np.where(d2 > 1e-8, d2 / (d2 + MATTE_SPREAD * spread.sum(axis=1) + eps), 0)  # below: rounding
         d2 = np.maximum(d2, 1e-12)
-        noise = floor * np.sqrt(spread / c / d2[:, None]) * SIDE_FLOORS  # alpha units along F - B: inside, outside
+        noise = floor * np.sqrt(spread / c / d2[:, None])  # in alpha units along F - B: inside, outside
         at, inside = self.cell_of[px] - q0, self.before[px] > 0.5
         unmixed = np.einsum("cn,nc->n", pixels[:c], d[at]) - np.einsum("nc,nc->n", back[:, :c], d)[at]
         unmixed /= d2[at]
