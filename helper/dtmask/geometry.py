@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+Point = tuple[float, float]  # (x, y) in pixels of one frame
+
 MODEL_SIZE = 1024
 LOWRES_SIZE = 256
 

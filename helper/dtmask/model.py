@@ -26,7 +26,7 @@ from .engines import FAMILIES, Decoded, Engine
 from .engines.base import (DEVICE_PROVIDERS, LABEL_BACKGROUND, LABEL_BOX_BOTTOM_RIGHT, LABEL_BOX_TOP_LEFT,
                            LABEL_FOREGROUND, providers_for)
 from .errors import UsageError
-from .geometry import ResizeLongestSide, lowres_shape, relative_to_pixels, stroke_points
+from .geometry import Point, ResizeLongestSide, lowres_shape, relative_to_pixels, stroke_points
 from .imageio import Image, from_array
 from .refine import (WHOLE_FRAME, Patch, Refinement, agrees, area_fraction, crop_logits, joined_to, refine_mask,
                      zoom_rect)
@@ -38,8 +38,6 @@ FIRST_GROW_STABILITY, FIRST_GROW_AREA, FIRST_GROW_HOLD, FIRST_GROW_FRAME = 0.9, 
 
 # DTMASK_ENCODER=fp32 runs the model's original encoder on the CPU too, instead of its int8 form (for comparisons)
 ENCODER_ENV = "DTMASK_ENCODER"
-
-Point = tuple[float, float]
 
 
 @dataclass

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from ..geometry import Point
 from .viewport import Viewport
 
 DRAG_PX = 4  # how far a left press must move to draw a box instead of clicking
 STROKE_PX = 2  # a brush stroke takes a point each time the pointer moved this many canvas pixels
-
-Point = tuple[float, float]
 
 
 @dataclass(frozen=True)

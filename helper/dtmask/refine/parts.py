@@ -8,9 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..geometry import STRIP_ROWS
-
-Point = tuple[float, float]
+from ..geometry import STRIP_ROWS, Point
 
 
 @dataclass
