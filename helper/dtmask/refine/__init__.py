@@ -61,7 +61,7 @@ class Refinement:
     matte_radius: float = 16.0  # pixels inside the mask's edge that get a soft alpha
     matte_reach: float = 24.0  # pixels outside it that do: strands reach further out than the body's edge lies in
     matte_eps: float = 1e-3  # squared 0..1 colour difference below which inside and outside are alike: mask kept
-    matte_floor: float = 1.75  # standard deviations of the photo's noise taken out of the alpha: hard edges stay hard
+    matte_floor: float = 2.0  # standard deviations of the photo's noise an alpha must stand above: hard edges stay hard
     feather: float = 0.0  # soft edge, pixels
 
     @classmethod

@@ -23,7 +23,7 @@ MATTE_SPREAD = 0.5  # how far the windows' colour spread holds back the trust in
 HELD_IN = np.nextafter(np.float32(0.5), np.float32(1))  # the least alpha that still counts as inside
 
 
-def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float = 1e-3, floor: float = 1.75,
+def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float = 1e-3, floor: float = 2.0,
           reach: float = 24.0) -> None:
     """In place: pixels within ``radius`` inside the mask's edge and ``reach`` outside it get an alpha from the
     photo ``guide`` (H, W, C).
@@ -35,8 +35,8 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
     with each pass's own: a strand lighter than the body soon gives its own colour to F, which the body's colour
     alone could not unmix. The answer is trusted by |F - B|^2 / (|F - B|^2 + MATTE_SPREAD spread + eps), ``spread``
     the variances of the window's F and B colours: where inside and outside look alike the 0/1 mask stays. In the
-    last pass what the window's noise alone would give (``floor`` standard deviations along F - B) is taken out of
-    the alpha, and a pixel keeps no more of it than a neighbour has; partial opacity not joined to the object
+    last pass an alpha below what the window's noise alone would give (``floor`` standard deviations along F - B)
+    is dropped, and a pixel keeps no more of it than a neighbour has; partial opacity not joined to the object
     through partial opacity is dropped (strands grow from the body, noise makes specks), so a hard edge gets no
     faint opacity around it. The matte never moves the edge: a pixel inside keeps an alpha above 0.5 and one outside
     at most 0.5, so the mask at 0.5 is the one the other stages made.
@@ -354,14 +354,14 @@ def _grown(edge: np.ndarray, by: int) -> np.ndarray:
 
 def _above_noise(away: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """How far each pixel is from its side of the mask (``away``: the unmixed, unclipped alpha outside the mask,
-    1 - alpha inside), with what the photo's noise alone would give taken out: ``noise``, ``floor`` standard
-    deviations of the colours that F and B are the means of, in alpha units along F - B. So a hard edge in a
-    noisy or textured photo gets no faint opacity around it, while a strand clearly of the object's colour keeps
-    most. A colour past the other side's (a bright star beside dark fur) is no mix of the two: it folds back
-    towards its own side."""
-    keep = np.clip(1 - noise, 1e-6, 1)
+    1 - alpha inside), kept where it stands above what the photo's noise alone would give and 0 below: ``noise``,
+    ``floor`` standard deviations of the colours that F and B are the means of, in alpha units along F - B. So a
+    hard edge in a noisy or textured photo gets no faint opacity around it, while a strand clearly of the object's
+    colour keeps all of its alpha (taking the noise off every pixel instead left strands at a quarter of theirs).
+    A colour past the other side's (a bright star beside dark fur) is no mix of the two: it folds back towards its
+    own side."""
     away = np.where(away > 1, 2 - away, away)
-    return np.clip((away - noise) / keep, 0, 1)
+    return np.where(away > noise, np.clip(away, 0, 1), 0)
 
 
 def _band_tiles(mask: np.ndarray, tile: int, radius: float) -> list[tuple[int, int, int, int]]:
