@@ -201,6 +201,24 @@ def test_matte_gives_strands_outside_the_mask_their_alpha():
     assert mask[:, :280].min() > 0.97 and mask[:, 340:].max() < 0.01  # far from the edge nothing changes
 
 
+@pytest.mark.parametrize("opacity", [0.3, 0.5])
+def test_matte_keeps_a_faint_strand_s_whole_alpha_in_a_noisy_photo(opacity):
+    """The noise floor decides which pixels are partly the object's; it takes nothing off those above it (taking
+    the floor off every pixel left 0.3 strands at 0.25 here, and strands in fur at a quarter of their alpha)."""
+    alpha = np.zeros((300, 600), np.float32)
+    alpha[:, :300] = 1
+    for row in range(10, 290, 12):
+        alpha[row:row + 2, 300:308] = opacity  # strands 2 px wide, within a window of the body
+    body, background = np.array([230, 200, 150], np.float32), np.array([20, 30, 60], np.float32)
+    photo = background * (1 - alpha[..., None]) + body * alpha[..., None]
+    photo = np.clip(np.round(photo + np.random.default_rng(3).normal(0, 8, photo.shape)), 0, 255).astype(np.uint8)
+    mask = (alpha == 1).astype(np.float32)
+    matte(mask, photo)
+    strands = (alpha > 0) & (alpha < 1)
+    assert np.abs(mask[strands] - alpha[strands]).mean() < 0.03  # 0.053 and 0.035 with the floor taken off
+    assert mask[:, 300:308][alpha[:, 300:308] == 0].mean() < 0.005 and mask[:, 312:].max() == 0  # gaps stay out
+
+
 @pytest.mark.parametrize("inward, outward", [(5, 11), (11, 5), (7, 7)])
 def test_the_matte_band_reaches_its_own_distance_on_each_side(inward, outward):
     """Strands grow out of the body, so the band reaches further outside the edge than inside: a pixel is in it
