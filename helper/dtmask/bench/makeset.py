@@ -23,8 +23,9 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "reti
 TEXTURES = ("grass", "gravel", "brick")
 SHAPES = ("blob", "ring", "branches", "horse")
 STRANDS = ("fur", "hair", "grass")
-# soft-alpha composites: (megapixels, object size), cycled like SIZES
-STRAND_SIZES = ((2.0, 0.4), (4.0, 0.35), (1.5, 0.45), (6.0, 0.3), (3.0, 0.4), (1.0, 0.5))
+# soft-alpha composites: (megapixels, object size), cycled like SIZES; the 7th and 8th (``--fur 8``) are the
+# large frames where strands reach far past the matte's band
+STRAND_SIZES = ((2.0, 0.4), (4.0, 0.35), (1.5, 0.45), (6.0, 0.3), (3.0, 0.4), (1.0, 0.5), (24.0, 0.35), (12.0, 0.4))
 # (megapixels, object size as a fraction of the longest side): small objects in big frames included
 SIZES = ((1.0, 0.45), (2.0, 0.35), (1.5, 0.5), (4.0, 0.3), (24.0, 0.07), (3.0, 0.4), (6.0, 0.25),
          (1.0, 0.3), (12.0, 0.12), (2.0, 0.55), (24.0, 0.2), (1.5, 0.2))

@@ -88,7 +88,8 @@ def quality(folder, model_id, max_clicks, raw, skip, prompt, json_out):
 @click.option("--max-mp", type=click.FloatRange(min=0.1, max=100), default=24, show_default=True,
               help="Largest image size in megapixels.")
 @click.option("--fur", type=click.IntRange(min=0, max=200), default=4, show_default=True,
-              help="Soft-alpha composites to add (fur, hair, grass strands; NAME_alpha.png holds the exact alpha).")
+              help="Soft-alpha composites to add (fur, hair, grass strands; NAME_alpha.png holds the exact alpha). "
+                   "The first six are 1-6 MP; the 7th and 8th 24 and 12 MP (capped by --max-mp).")
 def make_set(folder, count, seed, max_mp, fur):
     """Write a quality data set into FOLDER: real photos with pasted objects and exact masks.
 
