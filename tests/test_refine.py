@@ -204,7 +204,7 @@ def test_matte_gives_strands_outside_the_mask_their_alpha():
 @pytest.mark.parametrize("opacity", [0.3, 0.5])
 def test_matte_keeps_a_faint_strand_s_whole_alpha_in_a_noisy_photo(opacity):
     """The noise floor decides which pixels are partly the object's; it takes nothing off those above it (taking
-    the floor off every pixel left 0.3 strands at 0.25 here, and strands in fur at a quarter of their alpha)."""
+    the floor off every pixel left 0.3 strands at 0.25 here)."""
     alpha = np.zeros((300, 600), np.float32)
     alpha[:, :300] = 1
     for row in range(10, 290, 12):

@@ -357,7 +357,7 @@ def _above_noise(away: np.ndarray, noise: np.ndarray) -> np.ndarray:
     1 - alpha inside), kept where it stands above what the photo's noise alone would give and 0 below: ``noise``,
     ``floor`` standard deviations of the colours that F and B are the means of, in alpha units along F - B. So a
     hard edge in a noisy or textured photo gets no faint opacity around it, while a strand clearly of the object's
-    colour keeps all of its alpha (taking the noise off every pixel instead left strands at a quarter of theirs).
+    colour keeps all of its alpha (taking the floor off every pixel instead made each strand fainter by it).
     A colour past the other side's (a bright star beside dark fur) is no mix of the two: it folds back towards its
     own side."""
     away = np.where(away > 1, 2 - away, away)
