@@ -219,6 +219,28 @@ def test_matte_keeps_a_faint_strand_s_whole_alpha_in_a_noisy_photo(opacity):
     assert mask[:, 300:308][alpha[:, 300:308] == 0].mean() < 0.005 and mask[:, 312:].max() == 0  # gaps stay out
 
 
+def _long_strand_photo(width: int, height: int = 600):
+    """A bright body on the left half with 40 px long, half-transparent strands growing right over a dark, noisy
+    background: longer than the matte's band outside the mask (24 px)."""
+    alpha = np.zeros((height, width), np.float32)
+    edge = width // 2
+    alpha[:, :edge] = 1
+    for row in range(10, height - 10, 12):
+        alpha[row:row + 2, edge:edge + 40] = 0.6
+    body, background = np.array([230, 200, 150], np.float32), np.array([20, 30, 60], np.float32)
+    photo = background * (1 - alpha[..., None]) + body * alpha[..., None]
+    photo = np.clip(np.round(photo + np.random.default_rng(4).normal(0, 2, photo.shape)), 0, 255).astype(np.uint8)
+    return photo, alpha, edge
+
+
+def test_matte_finds_an_edge_along_its_cells_borders():
+    """The band's tiles are found on cells of 32 px: an edge exactly on a cell border leaves no cell half full."""
+    photo, alpha, edge = _long_strand_photo(2560)  # the edge at column 1280, 40 cells in
+    mask = (alpha == 1).astype(np.float32)
+    matte(mask, photo)
+    assert mask[:, edge:edge + 16][alpha[:, edge:edge + 16] > 0].mean() > 0.4
+
+
 @pytest.mark.parametrize("inward, outward", [(5, 11), (11, 5), (7, 7)])
 def test_the_matte_band_reaches_its_own_distance_on_each_side(inward, outward):
     """Strands grow out of the body, so the band reaches further outside the edge than inside: a pixel is in it

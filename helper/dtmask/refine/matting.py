@@ -366,13 +366,16 @@ def _above_noise(away: np.ndarray, noise: np.ndarray) -> np.ndarray:
 
 def _band_tiles(mask: np.ndarray, tile: int, radius: float) -> list[tuple[int, int, int, int]]:
     """Pixel boxes (r0, r1, c0, c1) of the ``tile``-sided tiles that hold pixels within ``radius`` of an edge of
-    the 0/1 mask. Edges are found on cells of a quarter tile (neither all 0 nor all 1), grown by the radius."""
+    the 0/1 mask. Edges are found on cells of a quarter tile (neither all 0 nor all 1, or all 1 beside all 0),
+    grown by the radius."""
     height, width = mask.shape
     cell = tile // 4
     starts_y, starts_x = np.arange(0, height, cell), np.arange(0, width, cell)
     sums = np.add.reduceat(np.add.reduceat(mask, starts_x, axis=1), starts_y, axis=0)
     areas = np.outer(np.diff(starts_y, append=height), np.diff(starts_x, append=width))
-    edge = ((sums > 0) & (sums < areas)).astype(np.float32)
+    full, empty = sums == areas, sums == 0
+    beside = neighbours(np.pad(full, 1), np.logical_or) & empty | neighbours(np.pad(empty, 1), np.logical_or) & full
+    edge = (~full & ~empty | beside).astype(np.float32)  # an edge along cells' borders leaves no cell mixed
     band = box_mean(edge, int(np.ceil(radius / cell))) > 0
     rows, cols = -(-band.shape[0] // 4), -(-band.shape[1] // 4)
     padded = np.zeros((rows * 4, cols * 4), bool)
