@@ -241,6 +241,30 @@ def test_matte_finds_an_edge_along_its_cells_borders():
     assert mask[:, edge:edge + 16][alpha[:, edge:edge + 16] > 0].mean() > 0.4
 
 
+def test_matte_reaches_long_strands_in_a_large_frame_and_leaves_hard_edges_hard():
+    """Strands grow with the frame: over MATTE_FRAME pixels, where the band outside the mask is fur, the matte
+    runs again on the photo at half size, whose band reaches twice as far; beside a hard edge it does not."""
+    from dtmask.refine.matting import MATTE_FRAME
+
+    photo, alpha, edge = _long_strand_photo(MATTE_FRAME + 200)
+    mask = (alpha == 1).astype(np.float32)
+    matte(mask, photo)
+    far = alpha[:, edge + 28:edge + 40] > 0  # strands past the full-size band
+    assert mask[:, edge + 28:edge + 40][far].mean() > 0.25 and mask[:, edge + 60:].max() == 0
+    assert np.array_equal(mask > 0.5, alpha == 1)  # the edge never moves
+    small = (alpha == 1).astype(np.float32)[:, :MATTE_FRAME - 200]
+    matte(small, photo[:, :MATTE_FRAME - 200])  # the same scene in a smaller frame: one band, at full size
+    assert small[:, edge + 28:edge + 40][far].max() == 0
+
+    hard = np.full_like(photo, 40)
+    hard[:, :edge + 3] = (200, 120, 60)  # a hard edge off the cells' grid, in noise of 8 levels
+    hard = np.clip(hard + np.random.default_rng(5).normal(0, 8, hard.shape), 0, 255).astype(np.uint8)
+    sharp = np.zeros(alpha.shape, np.float32)
+    sharp[:, :edge + 3] = 1
+    matte(sharp, hard)
+    assert sharp[:, edge + 7:].max() < 0.02
+
+
 @pytest.mark.parametrize("inward, outward", [(5, 11), (11, 5), (7, 7)])
 def test_the_matte_band_reaches_its_own_distance_on_each_side(inward, outward):
     """Strands grow out of the body, so the band reaches further outside the edge than inside: a pixel is in it

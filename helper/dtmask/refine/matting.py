@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..engines.base import physical_cores
+from ..geometry import bilinear_points, block_mean
 from .edges import box_mean, neighbours, white_level
 from .parts import Runs, row_runs, union_runs
 
@@ -20,6 +21,9 @@ MATTE_WINDOW = 8  # pixels: the radius of the window whose colours give a pixel 
 MATTE_PASSES = 3  # estimates of F, B and alpha, each weighted by the alpha of the pass before
 MATTE_STEP = 4  # pixels a side of a sample of the grid the windows are summed on
 MATTE_SPREAD = 0.5  # how far the windows' colour spread holds back the trust in an unmixed alpha
+MATTE_FRAME = 3000  # pixels, the longest side the matte's settings were chosen at (1-6 MP sets)
+MATTE_SOFT = 0.1  # the share of a tile's outside band with partial opacity that makes it fur
+MATTE_SOFT_MIN = 200  # outside band pixels a tile needs for that share to count
 HELD_IN = np.nextafter(np.float32(0.5), np.float32(1))  # the least alpha that still counts as inside
 
 
@@ -43,7 +47,8 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
 
     Runs only on the tiles along the edge, all of them at once: each pass works on the whole band, a tile's
     windows and neighbours past its border reading what the tiles beside it hold, so each pixel is read and
-    summed once however long the edge.
+    summed once however long the edge. In a frame over MATTE_FRAME pixels the fur along the edge is matted again
+    at a smaller size, where the band reaches further (:func:`_long_strands`).
     """
     boxes = _band_tiles(mask, MATTE_TILE, max(radius, reach))
     work = _MatteWork(mask, guide, int(round(radius)), int(round(reach)), white_level(guide), eps, floor)
@@ -63,6 +68,45 @@ def matte(mask: np.ndarray, guide: np.ndarray, radius: float = 16.0, eps: float 
     loose = band.loose_runs(alpha)  # read before the write: ``before`` is the mask the other stages made
     mask[band.rows, band.cols] = alpha
     _drop_unjoined(mask, loose)
+    step = -(-max(mask.shape) // MATTE_FRAME)
+    if step > 1:
+        _long_strands(mask, guide, band.soft_tiles(alpha), step, (radius, eps, floor, reach))
+
+
+def _long_strands(mask: np.ndarray, guide: np.ndarray, soft: np.ndarray, step: int,
+                  settings: tuple[float, float, float, float]) -> None:
+    """In place, in a frame over MATTE_FRAME pixels: around the ``soft`` tiles (r0, c0 of each, where the edge
+    is fur, not a hard edge) the matte again on the photo at 1 / ``step`` of its size, the size its settings
+    were chosen at, where its band reaches ``step`` times as far: strands grow with the frame, and in a 24 MP
+    photo most of a fur's soft band lies beyond the band at full size. What it finds outside the mask is added
+    where it is more; inside, and around hard edges, the full-size matte stays."""
+    if not len(soft):
+        return
+    height, width = mask.shape
+    tiles_y, tiles_x = -(-height // MATTE_TILE), -(-width // MATTE_TILE)
+    near = {(r // MATTE_TILE + dy, c // MATTE_TILE + dx) for r, c in soft.tolist()
+            for dy in (-1, 0, 1) for dx in (-1, 0, 1)}  # strands reach past their own tile
+    rows, cols = np.array([t for t in sorted(near) if 0 <= t[0] < tiles_y and 0 <= t[1] < tiles_x]).T
+    y0, x0 = rows.min() * MATTE_TILE, cols.min() * MATTE_TILE
+    y1, x1 = min(height, (rows.max() + 1) * MATTE_TILE), min(width, (cols.max() + 1) * MATTE_TILE)
+    y1, x1 = y0 + (y1 - y0) // step * step, x0 + (x1 - x0) // step * step  # whole samples of the small photo
+    photo = guide[y0:y1, x0:x1]
+    small_photo = block_mean(photo, step)
+    if photo.dtype.kind in "ui":
+        small_photo = np.round(small_photo).astype(photo.dtype)
+    inside = mask[y0:y1, x0:x1] > 0.5
+    small = (block_mean(inside[..., None].astype(np.uint8), step)[..., 0] > 0.5).astype(np.float32)
+    matte(small, small_photo, *settings)
+    found = (small > 0) & (small <= 0.5)
+    found = neighbours(np.pad(found, 1), np.logical_or) | found  # a pixel's samples reach one cell around it
+    picked = np.repeat(np.repeat(found, step, axis=0), step, axis=1) & ~inside
+    tiles = np.zeros((rows.max() - rows.min() + 1, cols.max() - cols.min() + 1), bool)
+    tiles[rows - rows.min(), cols - cols.min()] = True
+    picked &= np.repeat(np.repeat(tiles, MATTE_TILE, axis=0), MATTE_TILE, axis=1)[:y1 - y0, :x1 - x0]
+    ys, xs = np.nonzero(picked)
+    more = np.minimum(bilinear_points(small, (ys + 0.5) / step - 0.5, (xs + 0.5) / step - 0.5), 0.5)
+    region = mask[y0:y1, x0:x1]
+    region[ys, xs] = np.maximum(region[ys, xs], more)
 
 
 MATTE_CELLS = MATTE_TILE // MATTE_STEP  # cells a side of a tile
@@ -245,6 +289,17 @@ class _Band:
         np.cumsum(self.touch.reshape(-1, MATTE_TILE) & outside, axis=1, out=counts[:, 1:])
         r0, c0 = self.origins[r // MATTE_TILE].T
         return r0 + r % MATTE_TILE, c0 + s, c0 + e, counts[r, e] > counts[r, s]
+
+
+    def soft_tiles(self, alpha: np.ndarray) -> np.ndarray:
+        """The tiles (their first row and column in the mask) whose band outside the mask got partial opacity
+        in at least MATTE_SOFT of its pixels: fur. Beside a hard edge the noise floor lets through a few percent
+        (2.3 % of Gaussian noise at 2 standard deviations), so a hard edge, even in a noisy photo, is none."""
+        outside = (self.before <= 0.5).astype(np.int64)
+        opaque = outside * (alpha > 0)
+        edges = self.first_pixel[:-1]
+        count, partial = np.add.reduceat(outside, edges), np.add.reduceat(opaque, edges)
+        return self.origins[(count >= MATTE_SOFT_MIN) & (partial >= MATTE_SOFT * count)]
 
 
 def _halo(stack: np.ndarray, around: np.ndarray, k: int) -> np.ndarray:
