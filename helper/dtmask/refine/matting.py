@@ -99,11 +99,14 @@ def _long_strands(mask: np.ndarray, guide: np.ndarray, soft: np.ndarray, step: i
     matte(small, small_photo, *settings)
     found = (small > 0) & (small <= 0.5)
     found = neighbours(np.pad(found, 1), np.logical_or) | found  # a pixel's samples reach one cell around it
-    picked = np.repeat(np.repeat(found, step, axis=0), step, axis=1) & ~inside
+    sy, sx = np.nonzero(found)
+    within = np.arange(step)  # the full-size pixels of each small one
+    ys = np.repeat((sy * step)[:, None] + within, step, axis=1).ravel()
+    xs = np.tile((sx * step)[:, None] + within, (1, step)).ravel()
     tiles = np.zeros((rows.max() - rows.min() + 1, cols.max() - cols.min() + 1), bool)
     tiles[rows - rows.min(), cols - cols.min()] = True
-    picked &= np.repeat(np.repeat(tiles, MATTE_TILE, axis=0), MATTE_TILE, axis=1)[:y1 - y0, :x1 - x0]
-    ys, xs = np.nonzero(picked)
+    keep = ~inside[ys, xs] & tiles[(ys + y0) // MATTE_TILE - rows.min(), (xs + x0) // MATTE_TILE - cols.min()]
+    ys, xs = ys[keep], xs[keep]
     more = np.minimum(bilinear_points(small, (ys + 0.5) / step - 0.5, (xs + 0.5) / step - 0.5), 0.5)
     region = mask[y0:y1, x0:x1]
     region[ys, xs] = np.maximum(region[ys, xs], more)
