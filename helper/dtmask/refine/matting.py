@@ -103,9 +103,9 @@ def _long_strands(mask: np.ndarray, guide: np.ndarray, soft: np.ndarray, step: i
     within = np.arange(step)  # the full-size pixels of each small one
     ys = np.repeat((sy * step)[:, None] + within, step, axis=1).ravel()
     xs = np.tile((sx * step)[:, None] + within, (1, step)).ravel()
-    tiles = np.zeros((rows.max() - rows.min() + 1, cols.max() - cols.min() + 1), bool)
+    tiles = np.zeros((rows.max() - rows.min() + 1, cols.max() - cols.min() + 1), bool)  # the crop starts at a tile
     tiles[rows - rows.min(), cols - cols.min()] = True
-    keep = ~inside[ys, xs] & tiles[(ys + y0) // MATTE_TILE - rows.min(), (xs + x0) // MATTE_TILE - cols.min()]
+    keep = ~inside[ys, xs] & tiles[ys // MATTE_TILE, xs // MATTE_TILE]
     ys, xs = ys[keep], xs[keep]
     more = np.minimum(bilinear_points(small, (ys + 0.5) / step - 0.5, (xs + 0.5) / step - 0.5), 0.5)
     region = mask[y0:y1, x0:x1]
