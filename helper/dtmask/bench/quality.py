@@ -178,7 +178,12 @@ HEADER = f"{'image':<16} {'size':>11} {'noc85':>5} {'noc90':>5} {'iou@1':>6} {'i
 def format_row(r: ImageRow) -> str:
     return (f"{r.name[:16]:<16} {f'{r.width}x{r.height}':>11} {r.noc85:>5} {r.noc90:>5} {r.miou1:>6.3f} "
             f"{r.miou3:>6.3f} {r.miou5:>6.3f} {r.bf3:>6.3f} {r.click_ms:>8.0f} {r.refine_ms:>9.0f}"
-            + (f" {r.alpha3:>6.3f}" if r.alpha3 is not None else ""))
+            f"{_alpha_cell(r.alpha3)}")
+
+
+def _alpha_cell(alpha3: float | None) -> str:
+    """The ``alpha3`` column: empty for an image without an exact alpha."""
+    return f" {alpha3:>6.3f}" if alpha3 is not None else ""
 
 
 def table(summary: dict) -> str:
@@ -187,8 +192,7 @@ def table(summary: dict) -> str:
     lines.append("-" * len(HEADER))
     lines.append(f"{'mean':<16} {'':>11} {summary['noc85']:>5.2f} {summary['noc90']:>5.2f} {summary['miou1']:>6.3f} "
                  f"{summary['miou3']:>6.3f} {summary['miou5']:>6.3f} {summary['bf3']:>6.3f} "
-                 f"{summary['click_ms']:>8.0f} {summary['refine_ms']:>9.0f}"
-                 + (f" {summary['alpha3']:>6.3f}" if summary.get("alpha3") is not None else ""))
+                 f"{summary['click_ms']:>8.0f} {summary['refine_ms']:>9.0f}{_alpha_cell(summary.get('alpha3'))}")
     if summary.get("alpha3") is not None:
         soft = sum(1 for row in summary["images"] if row.get("alpha3") is not None)
         lines.append(f"soft edges ({soft} images with NAME_alpha.png), after 3 clicks: alpha error "
