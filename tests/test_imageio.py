@@ -92,6 +92,22 @@ def test_tiff_layouts(tmp_path, dtype, white, channels, compression):
     assert np.array_equal(img.pixels, expected[..., :3])
 
 
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+def test_an_uncompressed_photo_is_mapped_from_its_file_not_copied(tmp_path, byteorder, planar):
+    data = (np.random.default_rng(2).random((41, 59, 3)) * 65535).astype(np.uint16)
+    path = tmp_path / "in.tif"
+    stored = np.moveaxis(data, -1, 0) if planar == "separate" else data
+    tifffile.imwrite(path, stored, photometric="rgb", planarconfig=planar, byteorder=byteorder)
+    assert not isinstance(read_image(path).pixels.base, np.memmap)  # copied unless asked: a picker runs for minutes
+    img = read_image(path, mapped=True)
+    assert img.pixels.dtype == np.uint16 and img.pixels.dtype.isnative
+    assert np.array_equal(img.pixels, data)
+    native = byteorder == ("<" if np.little_endian else ">")
+    assert isinstance(img.pixels.base, np.memmap) == native  # the other byte order is converted, so copied
+    assert not img.pixels.flags.writeable or not native  # never a way to write the photo through its pixels
+
+
 def test_model_frame_is_area_average():
     a = np.zeros((4, 8), np.uint8)
     a[:, 4:] = 255
@@ -167,17 +183,19 @@ def test_palette_is_refused(tmp_path):
         read_image(path)
 
 
-def test_truncated_and_corrupt(tmp_path):
+@pytest.mark.parametrize("mapped", [False, True])
+def test_truncated_and_corrupt(tmp_path, mapped):
     good = tmp_path / "good.tif"
     tifffile.imwrite(good, np.zeros((300, 300, 3), np.uint8))
-    cut = tmp_path / "cut.tif"
-    cut.write_bytes(good.read_bytes()[:5000])
-    with pytest.raises(UsageError, match="cannot read cut.tif"):
-        read_image(cut)
+    for size in (5000, good.stat().st_size - 1):  # cut in the pixels, or by their last byte
+        cut = tmp_path / "cut.tif"
+        cut.write_bytes(good.read_bytes()[:size])
+        with pytest.raises(UsageError, match="cannot read cut.tif as a TIFF"):
+            read_image(cut, mapped=mapped)
     junk = tmp_path / "junk.tif"
     junk.write_bytes(b"this is not a tiff at all")
     with pytest.raises(UsageError, match="cannot read junk.tif"):
-        read_image(junk)
+        read_image(junk, mapped=mapped)
 
 
 def test_missing_file(tmp_path):

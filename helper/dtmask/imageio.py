@@ -11,6 +11,7 @@ import errno
 import logging
 import os
 import struct
+import sys
 import tempfile
 import zlib
 from contextlib import contextmanager
@@ -84,8 +85,13 @@ def from_array(array: np.ndarray) -> Image:
     return Image(a)
 
 
-def read_image(path: str | os.PathLike) -> Image:
-    """Read page 0 of a TIFF as grey or RGB; unsupported layouts and damaged files raise one-line errors."""
+def read_image(path: str | os.PathLike, mapped: bool = False) -> Image:
+    """Read page 0 of a TIFF as grey or RGB; unsupported layouts and damaged files raise one-line errors.
+
+    ``mapped``: for a run of a few seconds (a job), pixels stored uncompressed are mapped read-only from the
+    file instead of copied (:func:`_maps_directly`). The file must then stay as it is while they are used:
+    rewritten in place (not renamed over) during the run, it would change or cut the pixels under dtmask.
+    """
     import tifffile
 
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)  # its warnings would break our one-line errors
@@ -107,7 +113,7 @@ def read_image(path: str | os.PathLike) -> Image:
             if name not in ("RGB", "MINISBLACK", "MINISWHITE"):
                 raise UsageError(
                     f"{p.name}: unsupported colour layout {name}; export an RGB or greyscale TIFF")
-            pixels = page.asarray()
+            pixels = page.asarray(out="memmap") if mapped and _maps_directly(tif, page) else page.asarray()
     except DtmaskError:
         raise
     except MemoryError:
@@ -126,6 +132,15 @@ def read_image(path: str | os.PathLike) -> Image:
     image.path = str(p)
     image.notes = notes
     return image
+
+
+def _maps_directly(tif, page) -> bool:
+    """Whether the page's pixels can be mapped from the file as they lie (uncompressed, in one piece, in this
+    machine's byte order): they are then read from the page cache as they are used, not copied into 144 MB of
+    new memory first (a 24 MP 16-bit photo; docs/benchmarks.md, "Reading the photo: mapped, not copied")."""
+    native = tif.byteorder == ("<" if sys.byteorder == "little" else ">")
+    whole = page.dataoffsets[0] + page.nbytes <= tif.filehandle.size  # a cut file: the read says what is missing
+    return page.is_memmappable and native and whole
 
 
 def _invert(pixels: np.ndarray) -> np.ndarray:

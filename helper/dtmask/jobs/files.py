@@ -85,7 +85,7 @@ def read_while_loading(path: str, model: Model | None, model_id: str | None, dev
     holds it: the two overlap. The image's errors and ``check``'s come first, as when reading went first.
     """
     def read() -> Image:
-        image = read_image(path)
+        image = read_image(path, mapped=True)  # a job's photo stays as it is for the seconds it runs
         check(image)
         if hash_pixels:
             image.digest  # noqa: B018 - computed now, while the model loads
