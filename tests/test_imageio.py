@@ -7,7 +7,7 @@ import tifffile
 
 from dtmask.errors import DtmaskError, UsageError
 from dtmask.geometry import to_model_frame
-from dtmask.imageio import from_array, read_image, read_mask, write_mask
+from dtmask.imageio import from_array, mask_canvas, pfm_header, read_image, read_mask, write_mask
 
 
 def _samples(image):
@@ -26,6 +26,38 @@ def test_pfm_bytes_are_what_darktable_reads(tmp_path):
     # rows bottom-to-top, little-endian
     assert body.tolist() == [0.75, 1.0, 0.125, 0.0, 0.25, 0.5]
     assert np.array_equal(read_mask(path), mask)
+
+
+@pytest.mark.parametrize("width", [1, 3, 6000, 6001, 6002, 6003])
+def test_pfm_header_puts_the_pixels_on_a_4_byte_boundary_with_the_same_scale(width):
+    header = pfm_header(width, 4000)
+    magic, size, scale, rest = header.split(b"\n")
+    assert (magic, size.split(), float(scale), rest) == (b"Pf", [str(width).encode(), b"4000"], -1.0, b"")
+    assert len(header) % 4 == 0
+
+
+def test_a_mask_drawn_in_its_file_is_the_mask_written(tmp_path):
+    mask = np.random.default_rng(3).random((37, 53)).astype(np.float32)
+    write_mask(tmp_path / "written.pfm", mask)
+    with mask_canvas(tmp_path / "drawn.pfm", "pfm", 53, 37) as canvas:
+        assert canvas.shape == (37, 53) and canvas.dtype == np.float32 and not canvas.any()
+        assert not (tmp_path / "drawn.pfm").exists()  # renamed into place only at the end
+        canvas[:] = mask
+    assert (tmp_path / "drawn.pfm").read_bytes() == (tmp_path / "written.pfm").read_bytes()
+    with mask_canvas(tmp_path / "m.png", "png", 53, 37) as canvas:
+        assert canvas is None  # a PNG is written after, by write_mask
+
+
+def test_a_mask_drawn_in_its_file_replaces_nothing_when_it_fails(tmp_path):
+    path = tmp_path / "m.pfm"
+    write_mask(path, np.ones((5, 7), np.float32))
+    before = path.read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        with mask_canvas(path, "pfm", 7, 5) as canvas:
+            canvas[:] = 0.5
+            raise KeyboardInterrupt
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pfm"]  # no temporary file left
 
 
 def test_png_is_16_bit_grey_with_rows_top_first(tmp_path):

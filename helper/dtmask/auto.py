@@ -61,9 +61,11 @@ class AutoMask:
     area: int  # pixels, estimated from the low-res mask
     source: str = "grid"  # what proposed it: the point "grid", or a salient "region" (dtmask.subject)
 
-    def mask(self, refine: Refinement | None = None, invert: bool = False, feather_px: float = 0.0) -> np.ndarray:
-        """The full-resolution float32 mask in the file frame (refined like a click at ``point``)."""
-        return self.result.mask(invert=invert, feather_px=feather_px, refine=refine)
+    def mask(self, refine: Refinement | None = None, invert: bool = False, feather_px: float = 0.0,
+             out: np.ndarray | None = None) -> np.ndarray:
+        """The full-resolution float32 mask in the file frame (refined like a click at ``point``), in ``out``
+        (zeroed) when given."""
+        return self.result.mask(invert=invert, feather_px=feather_px, refine=refine, out=out)
 
     def as_json(self) -> dict:
         return {"bbox": list(self.bbox), "area": int(self.area), "score": round(predicted_iou(self.score), 4),

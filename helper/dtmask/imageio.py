@@ -187,9 +187,10 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike, sync: bool = True) -> Iterator[BinaryIO]:
+def atomic_write(path: str | os.PathLike, sync: bool = True, mode: str = "wb") -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path`` (making its folder when missing); on success rename it into place
-    (fsync'd first with ``sync``), else remove it. Ctrl+C cannot cancel the rename half-way (interrupts.replacing)."""
+    (fsync'd first with ``sync``), else remove it. Ctrl+C cannot cancel the rename half-way (interrupts.replacing).
+    ``mode`` "w+b" lets the file be mapped."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     make_folder(folder)
@@ -198,7 +199,7 @@ def atomic_write(path: str | os.PathLike, sync: bool = True) -> Iterator[BinaryI
     except OSError as exc:
         raise DtmaskError(f"cannot write to {folder}: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             if hasattr(os, "fchmod"):  # mkstemp makes 0600; a mask is an ordinary file
@@ -220,16 +221,46 @@ def atomic_write(path: str | os.PathLike, sync: bool = True) -> Iterator[BinaryI
 
 # --- PFM ---------------------------------------------------------------------------------------------------
 
+def pfm_header(width: int, height: int) -> bytes:
+    """A one-channel little-endian PFM's header. Its scale gets the zeros (-1.0, -1.00 ...: the same number to
+    any reader, darktable's included) that put the pixels on a 4-byte boundary, so a mapped mask is aligned."""
+    head = f"Pf\n{width} {height}\n-1.0"
+    return (head + "0" * (-(len(head) + 1) % 4) + "\n").encode("ascii")
+
+
 def write_pfm(path: str | os.PathLike, mask: np.ndarray) -> None:
     """One-channel little-endian PFM, bottom row first: exactly what darktable's rasterfile module reads."""
     mask = _check_mask(mask)
     h, w = mask.shape
     with atomic_write(path, sync=False) as f:
-        f.write(f"Pf\n{w} {h}\n-1.0\n".encode("ascii"))
+        f.write(pfm_header(w, h))
         for r1 in range(h, 0, -STRIP_ROWS):
             r0 = max(0, r1 - STRIP_ROWS)
             strip = np.ascontiguousarray(mask[r0:r1], dtype="<f4")  # a view for a float32 mask: no copy
             _write_rows(f, strip[::-1])  # rows straight from the mask's memory, at most 512 (IOV_MAX is 1024)
+
+
+@contextmanager
+def mask_canvas(path: str | os.PathLike, fmt: str, width: int, height: int) -> Iterator[np.ndarray | None]:
+    """A new PFM mask made in its own file: a zeroed float32 (H, W) array, top row first, that is the file's
+    pixels (mapped; the file keeps them bottom row first). When the block ends without an error the file is
+    renamed into place, as :func:`write_mask` would; on an error it is removed.
+
+    A 24 MP mask drawn there needs no 96 MB array of its own and no copy into the file (docs/benchmarks.md,
+    "The mask drawn in its file"). The file's blocks are reserved first, so a full disk is an error here, never a
+    fault on a mapped page later. None for a PNG, or where the OS cannot reserve them (macOS, Windows): then
+    the caller writes the mask with :func:`write_mask`.
+    """
+    if fmt != "pfm" or not hasattr(os, "posix_fallocate") or sys.byteorder != "little":
+        yield None
+        return
+    header = pfm_header(width, height)
+    with atomic_write(path, sync=False, mode="w+b") as f:
+        f.write(header)
+        f.flush()
+        os.posix_fallocate(f.fileno(), 0, len(header) + 4 * width * height)
+        rows = np.memmap(f, np.float32, "r+", offset=len(header), shape=(height, width))
+        yield np.asarray(rows)[::-1]
 
 
 def _write_rows(f: BinaryIO, rows: np.ndarray) -> None:

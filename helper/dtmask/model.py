@@ -188,11 +188,13 @@ class Result:
     zoom_rect: tuple[int, int, int, int] | None = None
     refine: Refinement | None = None  # the stages it was decoded with: mask() uses them too unless told otherwise
 
-    def mask(self, invert: bool = False, feather_px: float = 0.0, refine: Refinement | None = None) -> np.ndarray:
+    def mask(self, invert: bool = False, feather_px: float = 0.0, refine: Refinement | None = None,
+             out: np.ndarray | None = None) -> np.ndarray:
         """The full-resolution mask in the file frame: float32 (H, W), 1 on the object.
 
         ``refine`` picks the refinement stages (default: those the result was decoded with, else all on);
         ``Refinement.raw()`` gives the model's own logits upsampled. ``feather_px`` overrides the options' feather.
+        ``out``: a zeroed float32 (H, W) array to make the mask in (``imageio.mask_canvas``).
         """
         options = (refine or self.refine or Refinement()).with_feather(feather_px)
         patches = [Patch(self.logits, (0, 0, self.width, self.height))]
@@ -200,7 +202,7 @@ class Result:
             patches.append(Patch(self.zoom.logits, self.zoom_rect))
         pixels = self.image.pixels if self.image is not None else None
         mask = refine_mask(patches, self.width, self.height, pixels, self.prompts.points, self.prompts.negatives,
-                           options)
+                           options, out)
         if invert:
             np.subtract(1.0, mask, out=mask)
         return mask

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import promptfile
 from ..errors import UsageError
-from ..imageio import Image, same_file, write_mask, write_png
+from ..imageio import Image, mask_canvas, same_file, write_mask, write_png
 from ..model import Model, Prompts, Result
 from ..overlay import overlay
 from ..refine import Refinement
@@ -85,9 +85,11 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     else:
         result: Result = model.decode(embedding, prompts, refine=job.refine)
     t = lap("decode", t)
-    mask = result.mask(invert=job.invert, feather_px=job.feather, refine=job.refine)
-    t = lap("refine", t)
-    write_mask(job.output, mask, fmt)
+    with mask_canvas(job.output, fmt, image.width, image.height) as canvas:  # a PFM is drawn in its file
+        mask = result.mask(invert=job.invert, feather_px=job.feather, refine=job.refine, out=canvas)
+        t = lap("refine", t)
+        if canvas is None:
+            write_mask(job.output, mask, fmt)
     if job.overlay:
         write_png(job.overlay, overlay(image, mask))
     if job.save_prompts:

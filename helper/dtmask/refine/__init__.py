@@ -95,24 +95,24 @@ class Patch:
 
 def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.ndarray | None,
                 points: Sequence[Point] = (), negatives: Sequence[Point] = (),
-                options: Refinement = Refinement()) -> np.ndarray:
+                options: Refinement = Refinement(), out: np.ndarray | None = None) -> np.ndarray:
     """The full-resolution float32 mask (H, W) from one or more patches, later patches pasted over earlier ones.
 
-    ``pixels`` is the file-frame photo (H, W, C) that guides the edges (None skips the guided stage).
+    ``pixels`` is the file-frame photo (H, W, C) that guides the edges (None skips the guided stage). ``out`` is
+    a zeroed float32 (H, W) array to draw the mask in (a mask file's own pixels, ``imageio.mask_canvas``);
+    by default a new one.
     """
-    out = None
-    for patch in patches:
+    assert patches, "refine_mask needs at least one patch"
+    for n, patch in enumerate(patches):
         x0, y0, x1, y1 = patch.rect
         w, h = patch.size
         guide = pixels[y0:y1, x0:x1] if options.guided and pixels is not None else None
-        mask = _render(patch.logits, w, h, guide, options)
-        if out is None and (w, h) == (width, height):
-            out = mask
+        if n == 0 and (w, h) == (width, height):
+            out = _render(patch.logits, w, h, guide, options, out)
             continue
         if out is None:
             out = np.zeros((height, width), np.float32)
-        out[y0:y1, x0:x1] = mask
-    assert out is not None, "refine_mask needs at least one patch"
+        out[y0:y1, x0:x1] = _render(patch.logits, w, h, guide, options)
     if options.components or options.holes:
         clean_components(out, points, negatives, options)
     if options.matte and pixels is not None:
@@ -198,9 +198,10 @@ def agrees(logits: np.ndarray, zoom: np.ndarray, width: int, height: int, rect: 
 
 
 def _render(logits: np.ndarray, width: int, height: int, guide: np.ndarray | None,
-            options: Refinement) -> np.ndarray:
-    """One patch at full resolution: the exact bilinear mask, then its boundary band re-decided by the guide."""
-    out = upsample_mask(logits, width, height)
+            options: Refinement, out: np.ndarray | None = None) -> np.ndarray:
+    """One patch at full resolution: the exact bilinear mask (in ``out``, zeroed, when given), then its boundary
+    band re-decided by the guide."""
+    out = upsample_mask(logits, width, height, out=out)
     if guide is not None:
         guided_edges(out, logits, guide, options.radius, options.eps)
     return out

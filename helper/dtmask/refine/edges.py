@@ -43,8 +43,10 @@ class Grid:
         return np.where(self.yf < 0.5, self.yi0, self.yi1)
 
 
-def upsample_mask(logits: np.ndarray, width: int, height: int, threshold: float = 0.0) -> np.ndarray:
-    """Bilinearly upsample (n, n) model-frame logits to the W x H file frame and threshold them: float32 0/1.
+def upsample_mask(logits: np.ndarray, width: int, height: int, threshold: float = 0.0,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """Bilinearly upsample (n, n) model-frame logits to the W x H file frame and threshold them: float32 0/1,
+    in ``out`` (a zeroed (H, W) float32 array) when given.
 
     Exact and fast: a pixel whose low-res cell and its 8 neighbours agree gets their value by lookup (bilinear
     weights are a convex mix of those cells); only pixels of cells on the boundary are interpolated.
@@ -52,8 +54,8 @@ def upsample_mask(logits: np.ndarray, width: int, height: int, threshold: float 
     g = Grid.of(logits.shape[0], width, height)
     cell_x, cell_y = g.cell_x, g.cell_y
     inside = logits > threshold
-    # zeros come from fresh pages at no cost: only the box of the inside cells is looked up
-    out = np.zeros((height, width), np.float32)
+    # the zeros are fresh pages (or a new file's): only the box of the inside cells is written
+    out = np.zeros((height, width), np.float32) if out is None else out
     rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
     if rows.size:
         r0, r1 = np.searchsorted(cell_y, [rows[0], rows[-1] + 1])
