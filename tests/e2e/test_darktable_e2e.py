@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from dtmask import dtstyle, geometry, masks
+from dtmask import dtstyle, geometry, imageio, masks
 from dtmask.bench.dng import write_dng
 from dtmask.imageio import read_pfm
 from dtmask.luainstall import install
@@ -289,6 +289,30 @@ def test_darktable_54_attaches_mask(tmp_path, with_model, darkroom):
     assert run["report"]["api"].startswith("9.6"), run["report"]
     assert run["report"]["view"] == ("darkroom" if darkroom else "lighttable")
     check_exposure_only_inside(run)
+
+
+@needs_54
+@pytest.mark.parametrize("width, height", [(360, 240), (360, 24), (36, 24), (1000, 240)],
+                         ids=["no-zero", "one-zero", "two-zeros", "three-zeros"])
+def test_darktable_54_reads_the_pfm_scale_with_the_zeros_that_align_its_pixels(tmp_path, width, height):
+    """dtmask's PFM header writes its scale -1.0 with 0-3 more zeros so that a mask mapped from the file is
+    aligned (imageio.pfm_header): darktable-cli 5.4.1 attaches each such mask exactly where it is 1."""
+    header = imageio.pfm_header(width, height)
+    assert header.endswith(b"-1.0" + b"0" * (len(header) - len(f"Pf\n{width} {height}\n-1.0\n")) + b"\n")
+    photo, mask_file, out = tmp_path / "in.tif", tmp_path / "in.pfm", tmp_path / "out.tif"
+    tifffile.imwrite(photo, np.full((height, width, 3), 8000, np.uint16), photometric="rgb")
+    mask = np.zeros((height, width), np.float32)
+    mask[height // 3:, : width // 2] = 1.0  # the lower left: a flip or a shift shows
+    imageio.write_mask(mask_file, mask)
+    style_file, style = dtstyle.write_for_mask(mask_file, exposure_ev=2.0)
+    done = subprocess.run([str(DT_SID), "run", "darktable-cli", str(photo), str(out), "--style", style,
+                           "--style-overwrite", "--apply-custom-presets", "false", "--core", "--configdir",
+                           str(tmp_path / "config"), "--conf", "plugins/imageio/format/tiff/bpp=16", "--luacmd",
+                           f"require('darktable').styles.import({lua_string(style_file)})"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.exists(), done.stdout[-2000:] + done.stderr[-2000:]
+    exported = tifffile.imread(out)[..., 0].astype(np.float64)
+    assert np.array_equal(exported > exported.min(), mask > 0.5)
 
 
 @needs_54
