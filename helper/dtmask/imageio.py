@@ -240,27 +240,56 @@ def write_pfm(path: str | os.PathLike, mask: np.ndarray) -> None:
             _write_rows(f, strip[::-1])  # rows straight from the mask's memory, at most 512 (IOV_MAX is 1024)
 
 
-@contextmanager
-def mask_canvas(path: str | os.PathLike, fmt: str, width: int, height: int) -> Iterator[np.ndarray | None]:
-    """A new PFM mask made in its own file: a zeroed float32 (H, W) array, top row first, that is the file's
-    pixels (mapped; the file keeps them bottom row first). When the block ends without an error the file is
-    renamed into place, as :func:`write_mask` would; on an error it is removed.
+@dataclass
+class MaskFile:
+    """A mask file being made (:func:`mask_file`): ``canvas`` is where to draw it, when the file can be drawn in."""
 
-    A 24 MP mask drawn there needs no 96 MB array of its own and no copy into the file (docs/benchmarks.md,
-    "The mask drawn in its file"). The file's blocks are reserved first, so a full disk is an error here, never a
-    fault on a mapped page later. None for a PNG, or where the OS cannot reserve them (macOS, Windows): then
-    the caller writes the mask with :func:`write_mask`.
+    path: str | os.PathLike
+    fmt: str
+    canvas: np.ndarray | None  # a zeroed float32 (H, W) array that is the file's own pixels, top row first
+
+    def write(self, mask: np.ndarray) -> None:
+        """The mask goes into the file: nothing to do when it was drawn in the canvas, a copy into the canvas
+        when it was made elsewhere (a turned frame), else :func:`write_mask`."""
+        if self.canvas is None:
+            write_mask(self.path, mask, self.fmt)
+        elif mask is not self.canvas:
+            self.canvas[...] = mask
+
+
+@contextmanager
+def mask_file(path: str | os.PathLike, fmt: str, width: int, height: int) -> Iterator[MaskFile]:
+    """A new W x H mask at ``path``, written atomically like :func:`write_mask`: make it (in ``canvas`` where
+    there is one), then :meth:`MaskFile.write` it inside the block.
+
+    A PFM is drawn in its own temporary file: it is sized, its blocks reserved (so a full disk is an error here,
+    never a fault on a mapped page later), mapped, and renamed into place when the block ends without an error;
+    on an error it is removed. A 24 MP mask then needs no 96 MB array of its own and no copy into the file
+    (docs/benchmarks.md, "The mask drawn in its file"). No canvas for a PNG, or where the file cannot be reserved
+    and mapped (macOS and Windows have no ``posix_fallocate``, some network file systems no shared mapping).
     """
     if fmt != "pfm" or not hasattr(os, "posix_fallocate") or sys.byteorder != "little":
-        yield None
+        yield MaskFile(path, fmt, None)
         return
     header = pfm_header(width, height)
-    with atomic_write(path, sync=False, mode="w+b") as f:
-        f.write(header)
-        f.flush()
-        os.posix_fallocate(f.fileno(), 0, len(header) + 4 * width * height)
-        rows = np.memmap(f, np.float32, "r+", offset=len(header), shape=(height, width))
-        yield np.asarray(rows)[::-1]
+    try:
+        with atomic_write(path, sync=False, mode="w+b") as f:
+            try:
+                f.write(header)
+                f.flush()
+                os.posix_fallocate(f.fileno(), 0, len(header) + 4 * width * height)
+                rows = np.memmap(f, np.float32, "r+", offset=len(header), shape=(height, width))
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                    raise  # what writing the mask any other way would meet too: one line, as ever
+                raise _NotMapped from None
+            yield MaskFile(path, fmt, np.asarray(rows)[::-1])
+    except _NotMapped:  # its temporary file is gone: the mask is written the ordinary way
+        yield MaskFile(path, fmt, None)
+
+
+class _NotMapped(Exception):
+    """This file system cannot hold a mask file reserved and mapped."""
 
 
 def _write_rows(f: BinaryIO, rows: np.ndarray) -> None:

@@ -194,7 +194,7 @@ class Result:
 
         ``refine`` picks the refinement stages (default: those the result was decoded with, else all on);
         ``Refinement.raw()`` gives the model's own logits upsampled. ``feather_px`` overrides the options' feather.
-        ``out``: a zeroed float32 (H, W) array to make the mask in (``imageio.mask_canvas``).
+        ``out``: a zeroed float32 (H, W) array to make the mask in (``imageio.mask_file``).
         """
         options = (refine or self.refine or Refinement()).with_feather(feather_px)
         patches = [Patch(self.logits, (0, 0, self.width, self.height))]

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..auto import MIN_SCORE, MIN_STABILITY, POINTS_PER_SIDE, generate
 from ..errors import UsageError
-from ..imageio import mask_canvas, mask_format_for, write_mask
+from ..imageio import mask_file, mask_format_for
 from ..model import Model
 from .files import MaskOptions, check_not_reading, check_output, read_while_loading
 
@@ -101,8 +101,8 @@ def run_all(job: AllJob, model: Model | None = None,
         for path in paths:  # a pattern may meet the photo's own name at a later {n}
             check_not_reading(path, [job.image])
         for obj, m, path in zip(objects, gen.masks, paths):
-            with mask_canvas(path, mask_format_for(path, job.fmt), image.width, image.height) as canvas:
-                mask = m.mask(invert=job.invert, feather_px=job.feather, out=canvas)
+            with mask_file(path, mask_format_for(path, job.fmt), image.width, image.height) as target:
+                mask = m.mask(invert=job.invert, feather_px=job.feather, out=target.canvas)
                 inside = mask > 0.5
                 if job.invert:
                     inside = ~inside
@@ -110,8 +110,7 @@ def run_all(job: AllJob, model: Model | None = None,
                 if obj["area"]:
                     rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
                     obj["bbox"] = [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
-                if canvas is None:
-                    write_mask(path, mask, job.fmt)
+                target.write(mask)
             obj["output"] = str(Path(path).resolve())
             del mask, inside
         times["write"] = time.perf_counter() - t

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import promptfile
 from ..errors import UsageError
-from ..imageio import Image, mask_canvas, same_file, write_mask, write_png
+from ..imageio import Image, mask_file, same_file, write_png
 from ..model import Model, Prompts, Result
 from ..overlay import overlay
 from ..refine import Refinement
@@ -85,11 +85,10 @@ def run(job: SegmentJob, model: Model | None = None) -> SegmentReport:
     else:
         result: Result = model.decode(embedding, prompts, refine=job.refine)
     t = lap("decode", t)
-    with mask_canvas(job.output, fmt, image.width, image.height) as canvas:  # a PFM is drawn in its file
-        mask = result.mask(invert=job.invert, feather_px=job.feather, refine=job.refine, out=canvas)
+    with mask_file(job.output, fmt, image.width, image.height) as target:
+        mask = result.mask(invert=job.invert, feather_px=job.feather, refine=job.refine, out=target.canvas)
         t = lap("refine", t)
-        if canvas is None:
-            write_mask(job.output, mask, fmt)
+        target.write(mask)
     if job.overlay:
         write_png(job.overlay, overlay(image, mask))
     if job.save_prompts:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .. import promptfile
 from ..errors import DtmaskError
-from ..imageio import read_image, write_mask
+from ..imageio import mask_file, read_image
 from ..model import load_model
 from ..jobs.files import SegmentReport, check_output, check_prompts_output
 from .guide import Guide, wait_for
@@ -148,10 +148,11 @@ def run(job: PickJob) -> tuple[SegmentReport, dict]:
     n = guide.result().orientation if guide else job.orientation
     check_turned_as_saved(saved, guide, n)  # before the full-resolution refinement, not after it
     t = time.perf_counter()
-    result, mask = session.finish(job.feather)
-    times["refine"] = time.perf_counter() - t
-    t = time.perf_counter()
-    write_mask(job.output, mask, fmt)
+    with mask_file(job.output, fmt, *session.mask_size()) as target:
+        result, mask = session.finish(job.feather, out=target.canvas)
+        times["refine"] = time.perf_counter() - t
+        t = time.perf_counter()
+        target.write(mask)
     height, width = mask.shape
     save_prompts(job.save_prompts, session, width, height, n)
     times["write"] = time.perf_counter() - t

@@ -75,6 +75,6 @@ class Guide:
         return prompts.mapped(lambda u, v: display_to_file(u, v, self.orientation, w, h))
 
     def mask_to_raster(self, mask: np.ndarray) -> np.ndarray:
-        """A mask over the turned guide -> the raster frame, contiguous for the writers."""
-        return np.ascontiguousarray(unorient_array(mask, self.orientation))
+        """A mask over the turned guide -> the raster frame (a view: the writers take any layout)."""
+        return unorient_array(mask, self.orientation)
 

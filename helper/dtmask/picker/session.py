@@ -356,9 +356,17 @@ class PickSession:
                     return answer, False
         return self.model.decode(self.embedding, prompts, previous=previous, refine=LIVE), True
 
-    def finish(self, feather_px: float = 0.0) -> tuple[Result, np.ndarray]:
+    def mask_size(self) -> tuple[int, int]:
+        """The mask file's width and height: the guide's raster frame (once it is read), else the photo's."""
+        if self.guide is None:
+            return self.image.width, self.image.height
+        raster = self.guide.result().raster
+        return raster.width, raster.height
+
+    def finish(self, feather_px: float = 0.0, out: np.ndarray | None = None) -> tuple[Result, np.ndarray]:
         """Apply: decode the current step with every refinement stage (as ``dtmask segment`` does) and make the
-        full-resolution file-frame mask, once."""
+        full-resolution file-frame mask, once; in ``out`` (zeroed, :meth:`mask_size`) when given and the guide
+        is not turned."""
         entry = self.history.current
         if not entry.selection.has_foreground:
             raise UsageError("nothing is selected: click on the object (or drag a box) before applying")
@@ -369,8 +377,9 @@ class PickSession:
             embedding = replace(embedding, image=guide.display)
             prompts = guide.from_preview(prompts, self.image)
         result = self.model.decode(embedding, prompts, previous=entry.basis)
-        mask = result.mask(invert=entry.selection.invert, feather_px=feather_px)
-        return result, guide.mask_to_raster(mask) if guide is not None else mask
+        if guide is not None and guide.orientation != 1:  # made over the turned guide, then turned into the file's
+            return result, guide.mask_to_raster(result.mask(invert=entry.selection.invert, feather_px=feather_px))
+        return result, result.mask(invert=entry.selection.invert, feather_px=feather_px, out=out)
 
     def file_prompts(self) -> Prompts:
         """The current prompts in the frame of the mask file (with a guide: its raster frame, full resolution)."""

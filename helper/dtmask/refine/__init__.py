@@ -99,7 +99,7 @@ def refine_mask(patches: Sequence[Patch], width: int, height: int, pixels: np.nd
     """The full-resolution float32 mask (H, W) from one or more patches, later patches pasted over earlier ones.
 
     ``pixels`` is the file-frame photo (H, W, C) that guides the edges (None skips the guided stage). ``out`` is
-    a zeroed float32 (H, W) array to draw the mask in (a mask file's own pixels, ``imageio.mask_canvas``);
+    a zeroed float32 (H, W) array to draw the mask in (a mask file's own pixels, ``imageio.mask_file``);
     by default a new one.
     """
     assert patches, "refine_mask needs at least one patch"
