@@ -51,8 +51,10 @@ function export.history_file(image, tag, temp)
   return path
 end
 
---- a 16-bit TIFF of a duplicate with the style applied; the duplicate and its sidecar go, the image is untouched
-local function export_with_style(image, style, path, max_size)
+--- a 16-bit TIFF of a duplicate with the style applied; the duplicate and its sidecar go, the image is untouched.
+--- The sidecar's path also goes to `temp`: a sidecar job darktable queued for the duplicate can write it again
+--- after it was removed (seen once in CI, on a loaded machine), and the run's end removes it once more.
+local function export_with_style(image, style, path, max_size, temp)
   local dup = dt.database.duplicate(image)
   local sidecar = nil
   pcall(function() sidecar = dup.sidecar end)
@@ -65,16 +67,20 @@ local function export_with_style(image, style, path, max_size)
     fmt:write_image(dup, path)
   end)
   dup:delete()
-  if sidecar and sidecar ~= image.sidecar then os.remove(sidecar) end
+  if sidecar and sidecar ~= image.sidecar then
+    os.remove(sidecar)
+    temp[#temp + 1] = sidecar
+  end
   if not ok then error(err, 0) end
   if not util.file_exists(path) then error(string.format(_("darktable could not export %s"), path), 0) end
 end
 
---- export with a style file into `path`, renamed into place once complete (the picker may be waiting for it)
-function export.into_place(image, style_file, path, max_size)
+--- export with a style file into `path`, renamed into place once complete (the picker may be waiting for it);
+--- the files the run's end removes again go to `temp`
+function export.into_place(image, style_file, path, max_size, temp)
   local style = export.import_style(style_file)
   local part = path:gsub("%.tif$", "") .. "-part.tif"
-  local ok, err = pcall(export_with_style, image, style, part, max_size)
+  local ok, err = pcall(export_with_style, image, style, part, max_size, temp)
   style:delete()
   if not ok then
     os.remove(part)
@@ -91,7 +97,7 @@ function export.start(run)
   dt.control.dispatch(function()
     for _, e in ipairs(run.exports) do
       if run.stop then break end
-      local ok, err = pcall(export.into_place, run.image, e.style, e.path, e.size)
+      local ok, err = pcall(export.into_place, run.image, e.style, e.path, e.size, run.temp)
       if not ok then
         util.write_file(e.path .. ".error", util.message(err))
         break

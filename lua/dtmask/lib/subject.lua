@@ -33,7 +33,7 @@ function subject.mask(image, tag)
     target = styles.target
     local guide = scratch .. "-guide.tif"
     temp[#temp + 1] = guide
-    export.into_place(image, styles.guide, guide, 0)
+    export.into_place(image, styles.guide, guide, 0, temp)
     if helper.cancelled() then error(_("cancelled"), 0) end
     attach.made(image, styles, helper.call(subject.args(guide, target), scratch))
     return target.mask
