@@ -56,7 +56,8 @@ def run_subject(tmp: Path, with_model: Path, in_chroot: bool) -> tuple[dict, lis
         f.write(SUBJECT_LUA.format(images=", ".join(lua_string(p) for p in photos), result=lua_string(result)))
     env = dict(os.environ, DTMASK_HOME=str(with_model))
     with HelperProxy(tmp / "proxy", HELPER, env) as proxy:
-        proc = launch_darktable(cfg, {"DTMASK_HELPER": str(proxy.shim), "TMPDIR": str(scratch)}, in_chroot)
+        proc = launch_darktable(cfg, {"DTMASK_HELPER": str(proxy.shim), "TMPDIR": str(scratch)}, in_chroot,
+                                scripts_ran=lambda: bool(proxy.calls))
         calls = proxy.calls
     assert result.exists(), f"darktable did not finish the test script:\n{proc.stdout[-3000:]}"
     assert "LUA ERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
