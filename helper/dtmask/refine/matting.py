@@ -293,7 +293,6 @@ class _Band:
         r0, c0 = self.origins[r // MATTE_TILE].T
         return r0 + r % MATTE_TILE, c0 + s, c0 + e, counts[r, e] > counts[r, s]
 
-
     def soft_tiles(self, alpha: np.ndarray) -> np.ndarray:
         """The tiles (their first row and column in the mask) whose band outside the mask got partial opacity
         in at least MATTE_SOFT of its pixels: fur. Beside a hard edge the noise floor lets through a few percent
